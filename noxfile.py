@@ -1,0 +1,67 @@
+"""Sessions: tests (per Python), mypy, lint, demo, bench. A bare ``nox`` runs tests, mypy and lint.
+
+The tests run on every supported Python found on this machine (``nox -s tests``); the default run
+takes the oldest and the newest of them. Interpreters are looked up as ``pythonX.Y`` on PATH, then
+among pyenv's installed versions, whose shims only answer for the active version.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+
+import nox
+
+SUPPORTED = ("3.10", "3.11", "3.12", "3.13")
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_external_run = True
+
+
+def _interpreter(version: str) -> str | None:
+    on_path = shutil.which(f"python{version}")
+    if on_path and subprocess.run([on_path, "-c", ""], capture_output=True, check=False).returncode == 0:
+        return on_path
+    pyenv = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
+    found = sorted(glob.glob(f"{pyenv}/versions/{version}.*/bin/python{version}"))
+    return found[-1] if found else None
+
+
+PYTHONS = {version: path for version in SUPPORTED if (path := _interpreter(version))}
+if not PYTHONS:
+    raise SystemExit(f"no supported Python found ({', '.join(SUPPORTED)})")
+_EDGES = sorted({min(PYTHONS), max(PYTHONS)})
+nox.options.sessions = [*(f"tests({version})" for version in _EDGES), "mypy", "lint"]
+
+
+@nox.session
+@nox.parametrize("python", list(PYTHONS.values()), ids=list(PYTHONS))
+def tests(session: nox.Session) -> None:
+    """Unit and integration tests (a real uWSGI is compiled into the session's virtualenv)."""
+    session.install(".[uwsgi,test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session
+def mypy(session: nox.Session) -> None:
+    """mypy --strict on the package, the stubs, the tests, tests/typing and this file."""
+    session.install(".[test]", "mypy", "nox")
+    session.run("mypy", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff: lint rules and formatting."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """Start a real uWSGI with a spooler and mules, send tasks, print their handles, stop it."""
+    session.install(".[uwsgi]")
+    session.run("python", "examples/demo/run.py", *session.posargs)

@@ -1,0 +1,99 @@
+"""The WSGI app the integration tests drive over HTTP (127.0.0.1 only).
+
+GET /call?q=<json> sends a task from this worker: {"task", "via", "args", "kwargs", "options",
+"payload"}; the answer describes the handle, or the error the call raised.
+GET /info describes this uWSGI instance.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import urllib.parse
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+from typing import Any
+
+import uwsgi
+
+if os.environ.get("UT_FOREIGN_HOOKS"):
+    # Another library's spooler callable and mule hook, installed before uwsgi_tasks: they must keep
+    # receiving the messages that are not uwsgi_tasks'.
+    def _foreign_spooler(env: dict[Any, bytes]) -> int:
+        with open(os.path.join(os.environ["UT_RESULTS"], "foreign-spooler.jsonl"), "a") as f:
+            f.write(json.dumps({"keys": sorted(str(k) for k in env)}) + "\n")
+        return uwsgi.SPOOL_OK
+
+    def _foreign_mule_hook(message: bytes) -> None:
+        with open(os.path.join(os.environ["UT_RESULTS"], "foreign-mule.jsonl"), "a") as f:
+            f.write(json.dumps({"message": message.decode()}) + "\n")
+
+    uwsgi.spooler = _foreign_spooler
+    uwsgi.mule_msg_hook = _foreign_mule_hook
+
+import uwsgi_tasks  # after the foreign hooks, on purpose
+from tests.integration.apps import itasks
+
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+def _options(raw: dict[str, Any]) -> dict[str, Any]:
+    options = dict(raw)
+    if "at_in" in options:
+        options["at"] = timedelta(seconds=options.pop("at_in"))
+    if "executor" in options:
+        options["executor"] = uwsgi_tasks.TaskExecutor[options["executor"]]
+    return options
+
+
+def call(q: dict[str, Any]) -> dict[str, Any]:
+    module = importlib.import_module(q["module"]) if "module" in q else itasks
+    target = getattr(module, q["task"])
+    if q.get("options"):
+        target = target.options(**_options(q["options"]))
+    args = list(q.get("args", []))
+    if "payload" in q:
+        args.append(bytes(range(256)) * (q["payload"] // 256) + bytes(q["payload"] % 256))
+    send = getattr(target, q.get("via", "spool"))
+    try:
+        handle = send(*args, **q.get("kwargs", {}))
+    except Exception as e:
+        return {"error": type(e).__name__, "message": str(e)}
+    return {
+        "id": handle.id,
+        "spool_file": handle.spool_file,
+        "status": handle.status.value,
+        "executor": handle.executor.name,
+        "pickled": list(handle.pickled),
+        "result": handle.result(0) if handle.status.value == "succeeded" else None,
+    }
+
+
+def info() -> dict[str, Any]:
+    return {
+        "opt": {k: v.decode() if isinstance(v, bytes) else v for k, v in uwsgi.opt.items()},
+        "spooler_pids": uwsgi.spooler_pids() if hasattr(uwsgi, "spooler_pids") else [],
+        "names": sorted(dir(uwsgi)),
+        "cwd": os.getcwd(),
+        "pid": os.getpid(),
+    }
+
+
+def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    path = environ["PATH_INFO"]
+    if path == "/call":
+        body = call(json.loads(query["q"][0]))
+    elif path == "/callbacks-again":
+        uwsgi_tasks.set_uwsgi_callbacks()
+        uwsgi_tasks.set_uwsgi_callbacks()
+        body = {"ok": True}
+    elif path == "/mule-raw":
+        body = {"sent": uwsgi.mule_msg(query["m"][0].encode(), 1)}
+    elif path == "/info":
+        body = info()
+    else:
+        body = {"ok": True}
+    start_response("200 OK", [("Content-Type", "application/json")])
+    return [json.dumps(body).encode()]

@@ -1,0 +1,110 @@
+"""Tasks the integration tests send into a real uWSGI; each records what it saw as a JSON line."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import uwsgi
+
+from uwsgi_tasks import Ignore, RetryTaskException, TaskExecutor, get_current_task, task
+
+RESULTS = Path(os.environ["UT_RESULTS"])
+
+
+def role() -> str:
+    if uwsgi.i_am_the_spooler():
+        return "spooler"
+    if uwsgi.mule_id():
+        return f"mule{uwsgi.mule_id()}"
+    return f"worker{uwsgi.worker_id()}"
+
+
+def record(name: str, **data: Any) -> None:
+    current = get_current_task()
+    line = {
+        "name": name,
+        "pid": os.getpid(),
+        "role": role(),
+        "time": time.time(),
+        "cwd": os.getcwd(),
+        "task_id": current.id if current else None,
+        "attempt": current.attempt if current else None,
+        **data,
+    }
+    fd = os.open(RESULTS / f"{name}.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps(line) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@task
+def note(name: str, value: Any = None) -> Any:
+    record(name, value=value)
+    return value
+
+
+@task(executor=TaskExecutor.MULE)
+def mule_note(name: str) -> str:
+    record(name)
+    return role()
+
+
+@task
+def fail(name: str) -> None:
+    record(name)
+    raise ValueError(f"{name} failed on purpose")
+
+
+@task
+def block(name: str, flag: str, timeout: float = 30) -> None:
+    """Hold the executor until *flag* exists (the test creates it)."""
+    record(name, phase="start")
+    deadline = time.monotonic() + timeout
+    while not os.path.exists(flag) and time.monotonic() < deadline:
+        time.sleep(0.01)
+    record(name, phase="end")
+
+
+@task
+def checksum(name: str, data: bytes) -> int:
+    record(name, size=len(data), sha256=hashlib.sha256(data).hexdigest())
+    return len(data)
+
+
+@task
+def chain(name: str, hops: int) -> None:
+    """Record, then spool the next hop from inside this task."""
+    record(name, hops=hops, started=time.time())
+    if hops > 0:
+        handle = chain.spool(name, hops - 1)
+        record(name, spooled=hops - 1, spooled_at=time.time(), spool_file=handle.spool_file)
+
+
+@task
+def where(name: str) -> str:
+    record(name)
+    return os.getcwd()
+
+
+@task(retry_count=2)
+def retried(name: str) -> None:
+    record(name)
+    raise RetryTaskException(timeout=0)
+
+
+@task
+def ignored(name: str) -> None:
+    record(name)
+    raise Ignore("not needed")
+
+
+@task(spooler_return=True)
+def returns_code(name: str, code: Any) -> Any:
+    record(name)
+    return code

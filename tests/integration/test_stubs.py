@@ -1,0 +1,34 @@
+"""stubs/uwsgi.pyi declares only what the real embedded `uwsgi` module has."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from uwsgi_tasks.testing import UwsgiServer
+
+STUB = Path(__file__).resolve().parents[2] / "stubs" / "uwsgi.pyi"
+
+pytestmark = pytest.mark.integration
+
+
+def declared_names() -> set[str]:
+    names: set[str] = set()
+    for node in ast.parse(STUB.read_text()).body:
+        if isinstance(node, ast.FunctionDef):
+            names.add(node.name)
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return {name for name in names if not name.startswith("_")}
+
+
+def test_every_name_the_stub_declares_exists_in_a_real_uwsgi(shared_server: UwsgiServer) -> None:
+    """Inside a real uWSGI (spooler and mules configured), every declared name is on the module."""
+    real = set(shared_server.get_json("/info")["names"])
+    declared = declared_names()
+    assert len(declared) > 30
+    assert declared - real == set()

@@ -1,0 +1,276 @@
+"""The wire format: values, specs, spool dicts and mule messages round-trip, and bad input is refused."""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import math
+import pickle
+from datetime import datetime, timedelta, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import attrs
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import uwsgi_tasks
+from tests import strategies
+from tests.strategies import Opaque, Point, same
+from uwsgi_tasks import DecodeError, EncodeError, _codec
+from uwsgi_tasks._codec import PACKET_LIMIT, _signing, _values
+from uwsgi_tasks._spec import TaskSpec
+
+
+def round_trip(value: Any) -> Any:
+    return _codec.decode_value(_codec.encode_value(value).message)
+
+
+@given(strategies.json_values)
+def test_values_round_trip_without_pickle(value: Any) -> None:
+    """Every value with an exact JSON form comes back equal and of the same type, unpickled."""
+    encoded = _codec.encode_value(value)
+    assert encoded.pickled == ()
+    assert same(value, _codec.decode_value(encoded.message))
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(value=strategies.values())
+def test_values_round_trip_with_signed_pickle_fallback(secret: str, value: Any) -> None:
+    """Values without a JSON form fall back to a signed pickle, node by node, and still round-trip."""
+    assert same(value, round_trip(value))
+
+
+def test_nan_round_trips() -> None:
+    """NaN and infinities travel as tagged floats."""
+    assert math.isnan(round_trip(float("nan")))
+    assert round_trip([float("inf"), float("-inf")]) == [float("inf"), float("-inf")]
+
+
+def test_types_that_json_would_confuse_are_kept() -> None:
+    """Tuples stay tuples, bools stay bools, non-str keys stay, dicts that look like tags stay dicts."""
+    value = {"t": (1, [2, (3,)]), 1: True, (1, 2): None, "$tuple": [1]}
+    assert same(value, round_trip(value))
+    assert same({"$d": 1}, round_trip({"$d": 1}))
+
+
+def test_aware_datetimes_keep_their_instant_and_zone() -> None:
+    """An aware datetime keeps its zone: 0.7.3 read 12:00+03:00 as 12:00 UTC."""
+    moscow = datetime(2030, 1, 1, 12, 0, tzinfo=timezone(timedelta(hours=3)))
+    paris = datetime(2030, 10, 27, 2, 30, fold=1, tzinfo=ZoneInfo("Europe/Paris"))
+    back = round_trip([moscow, paris])
+    assert back[0].timestamp() == moscow.timestamp()
+    assert back[1].tzinfo == ZoneInfo("Europe/Paris")
+    assert back[1].fold == 1 and back[1].utcoffset() == timedelta(hours=1)
+
+
+def test_attrs_and_dataclass_arguments_go_as_json_through_cattrs() -> None:
+    """attrs and dataclass instances that cattrs round-trips exactly need no pickle."""
+    point = Point(1, 2.5, "p", datetime(2030, 1, 1, tzinfo=timezone.utc))
+    encoded = _codec.encode_value(point)
+    assert encoded.pickled == ()
+    assert b'"$obj"' in encoded.message and b"tests.strategies:Point" in encoded.message
+    assert round_trip(point) == point
+
+
+def test_pickle_fallback_needs_a_secret() -> None:
+    """Without a secret, a value JSON can't carry is refused with a message naming it and the fix."""
+    with pytest.raises(EncodeError, match=r"args\[1\].*Opaque.*UWSGI_TASKS_SECRET"):
+        _codec.encode_spool(TaskSpec("m:f", "a" * 32, 0.0, args=(1, Opaque(1))))
+
+
+def test_pickle_fallback_is_reported(secret: str) -> None:
+    """The places that had to be pickled are reported, by argument."""
+    spec = TaskSpec("m:f", "a" * 32, 0.0, args=(1, Opaque(1)), kwargs={"b": [Opaque(2)]})
+    encoded = _codec.encode_spool(spec)
+    assert encoded.pickled == ("args[1]", "b[0]")
+    assert _codec.decode_spool(encoded.message) == spec
+
+
+def test_unpicklable_values_raise_encode_error_naming_the_argument(secret: str) -> None:
+    """A value neither JSON nor pickle can carry is an EncodeError naming the argument."""
+    with pytest.raises(EncodeError, match=r"callback.*neither as JSON nor as a pickle"):
+        _codec.encode_spool(TaskSpec("m:f", "a" * 32, 0.0, kwargs={"callback": lambda: 1}))
+
+
+def _pickle_node(blob: bytes) -> bytes:
+    return json.dumps({"$pickle": base64.b64encode(blob).decode()}).encode()
+
+
+def test_unsigned_pickles_are_never_loaded(secret: str) -> None:
+    """A raw pickle, or one signed with another key, is refused before anything is unpickled."""
+    raw = pickle.dumps(Opaque(1))
+    with pytest.raises(DecodeError, match="not a signed"):
+        _codec.decode_value(_pickle_node(raw))
+    uwsgi_tasks.configure(secret="another-secret-0123456789")
+    forged = _signing.dumps(Opaque(1), "x")
+    uwsgi_tasks.configure(secret=secret)
+    with pytest.raises(DecodeError, match="does not verify"):
+        _codec.decode_value(_pickle_node(forged))
+
+
+def test_old_secrets_still_verify(secret: str) -> None:
+    """Rotating keys: what the old secret signed still loads while it is listed in old_secrets."""
+    blob = _signing.dumps(Opaque(3), "x")
+    uwsgi_tasks.configure(secret="the-new-secret-0123456789", old_secrets=[secret])
+    assert _signing.loads(blob) == Opaque(3)
+    uwsgi_tasks.configure(old_secrets=[])
+    with pytest.raises(DecodeError):
+        _signing.loads(blob)
+
+
+def test_short_secrets_are_refused() -> None:
+    """A secret under 16 bytes is a ValueError."""
+    with pytest.raises(ValueError, match="16 bytes"):
+        uwsgi_tasks.configure(secret="short")
+
+
+def as_received(message: dict[bytes, bytes]) -> dict[str | bytes, bytes]:
+    """The dict the spooler callable gets for *message*: uWSGI hands the body over as 'body'."""
+    received: dict[str | bytes, bytes] = {k: v for k, v in message.items() if k != b"body"}
+    if b"body" in message:
+        received["body"] = message[b"body"]
+    return received
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=strategies.specs())
+def test_spool_dicts_round_trip_and_respect_uwsgi_limits(secret: str, spec: TaskSpec) -> None:
+    """decode(encode(spec)) == spec; keys and values are bytes; the packet stays within 64 KiB."""
+    message = _codec.encode_spool(spec).message
+    assert all(type(k) is bytes and type(v) is bytes for k, v in message.items())
+    packet = {k: v for k, v in message.items() if k != b"body"}
+    assert _codec.packet_size(packet) <= PACKET_LIMIT
+    assert _codec.decode_spool(as_received(message)) == spec
+    assert _codec.decode_mule(_codec.encode_mule(spec).message) == spec
+
+
+@given(size=st.integers(0, 1 << 20), fill=st.binary(min_size=1, max_size=64))
+def test_payloads_up_to_a_mebibyte_round_trip_within_the_packet_limit(size: int, fill: bytes) -> None:
+    """Payloads from 0 bytes to 1 MiB round-trip, and the packet never passes 64 KiB."""
+    payload = (fill * (size // len(fill) + 1))[:size]
+    message = _codec.encode_spool(TaskSpec("m:f", "b" * 32, 1.0, args=(payload,))).message
+    assert _codec.packet_size({k: v for k, v in message.items() if k != b"body"}) <= PACKET_LIMIT
+    assert _codec.decode_spool(as_received(message)).args == (payload,)
+
+
+def test_the_body_is_used_exactly_when_the_packet_would_overflow() -> None:
+    """The spec stays in the packet up to the limit and moves to the body one byte past it."""
+    overhead = len(_codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("",))).message[b"task"])
+    fits = PACKET_LIMIT - _codec.packet_size({b"uwsgi_tasks": b"1"}) - 4 - len(b"task") - overhead
+    small = _codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("x" * fits,))).message
+    large = _codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("x" * (fits + 1),))).message
+    assert b"task" in small and b"body" not in small
+    assert _codec.packet_size(small) == PACKET_LIMIT
+    assert b"task" not in large and b"body" in large
+
+
+def test_uwsgi_keys_are_written_the_way_uwsgi_parses_them() -> None:
+    """at is integer seconds, priority a number, spooler a path; all bytes."""
+    spec = TaskSpec("m:f", "d" * 32, 1.0, at=1900000000, priority=5, spooler="/s")
+    message = _codec.encode_spool(spec).message
+    assert message[b"at"] == b"1900000000"
+    assert message[b"priority"] == b"5"
+    assert message[b"spooler"] == b"/s"
+    assert message[b"uwsgi_tasks"] == b"1"
+
+
+@pytest.mark.parametrize(
+    ("env", "match"),
+    [
+        ({}, "unsupported uwsgi_tasks spool format None"),
+        ({b"uwsgi_tasks": b"2", b"task": b"{}"}, "unsupported"),
+        ({b"uwsgi_tasks": b"1"}, "holds no task"),
+        ({b"uwsgi_tasks": b"1", b"task": b"not json"}, "not valid JSON"),
+        ({b"uwsgi_tasks": b"1", b"task": b"[]"}, "not a JSON object"),
+        ({b"uwsgi_tasks": b"1", b"task": b'{"args": [], "kwargs": {}}'}, "not a valid task"),
+        ({b"uwsgi_tasks": b"1", "body": b"\xff\xfe"}, "not valid JSON"),
+    ],
+)
+def test_malformed_spool_dicts_raise_decode_error(env: dict[Any, bytes], match: str) -> None:
+    """A malformed dict is a DecodeError with a reason, never a bare KeyError or TypeError."""
+    with pytest.raises(DecodeError, match=match):
+        _codec.decode_spool(env)
+
+
+json_trees = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=20,
+)
+
+
+@given(json_trees)
+def test_arbitrary_json_in_a_spec_never_escapes_as_another_error(tree: Any) -> None:
+    """Any JSON where a spec or a value should be gives a spec or a DecodeError, nothing else."""
+    good = json.loads(_codec.encode_spool(TaskSpec("m:f", "e" * 32, 1.0)).message[b"task"])
+    for key in list(good):
+        bad = dict(good, **{key: tree})
+        with contextlib.suppress(DecodeError):
+            _codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(bad).encode()})
+    with contextlib.suppress(DecodeError):
+        _values.decode(tree)
+
+
+@given(st.binary(max_size=300))
+def test_arbitrary_bytes_never_escape_as_another_error(data: bytes) -> None:
+    """Garbage where a task or a mule message should be is a DecodeError."""
+    for decode in (
+        lambda: _codec.decode_spool({b"uwsgi_tasks": b"1", b"task": data}),
+        lambda: _codec.decode_mule(data),
+        lambda: _codec.decode_mule(b"uwsgi_tasks:1\n" + data),
+        lambda: _codec.decode_value(data),
+    ):
+        with contextlib.suppress(DecodeError):
+            decode()
+
+
+def test_classes_named_by_values_must_be_what_they_claim() -> None:
+    """An $obj or $enum naming a function, or a missing class, is refused, not called."""
+    for tree in (
+        {"$obj": ["os:system", {"command": "true"}]},
+        {"$enum": ["os:system", "true"]},
+        {"$obj": ["no.such.module:X", {}]},
+    ):
+        with pytest.raises(DecodeError):
+            _values.decode(tree)
+
+
+def test_mule_messages_are_framed() -> None:
+    """A mule message starts with its magic line; anything else is not ours."""
+    spec = TaskSpec("m:f", "f" * 32, 1.0, args=(1,), mule="farm")
+    message = _codec.encode_mule(spec).message
+    assert message.startswith(b"uwsgi_tasks:1\n")
+    assert _codec.decode_mule(message) == spec
+    with pytest.raises(DecodeError, match="not a uwsgi_tasks mule message"):
+        _codec.decode_mule(pickle.dumps({"uwsgi_tasks.mule_task": 1}))
+
+
+def test_retry_policies_travel_with_their_exception_classes() -> None:
+    """A RetryPolicy round-trips, its exception classes by import path."""
+    policy = uwsgi_tasks.RetryPolicy(max_attempts=4, delay=0.5, backoff=2, retry_on=(OSError,))
+    spec = TaskSpec("m:f", "f" * 32, 1.0, retry=policy)
+    assert _codec.decode_spool(_codec.encode_spool(spec).message).retry == policy
+
+
+def test_exception_classes_that_cannot_be_imported_are_refused() -> None:
+    """A retry_on class defined inside a function can't be found where the task runs."""
+
+    class Local(Exception):
+        pass
+
+    spec = TaskSpec("m:f", "f" * 32, 1.0, retry=uwsgi_tasks.RetryPolicy(retry_on=(Local,)))
+    with pytest.raises(EncodeError, match="can't be imported"):
+        _codec.encode_spool(spec)
+
+
+def test_outcome_records_keep_none_results_distinct_from_no_result() -> None:
+    """A task that returned None has a value; a record without a value says so."""
+    from uwsgi_tasks._outcome import Outcome
+
+    returned_none = Outcome("a" * 32, uwsgi_tasks.TaskStatus.SUCCEEDED, 1, 1.0, 2.0, None, True)
+    no_value = attrs.evolve(returned_none, has_value=False)
+    for outcome in (returned_none, no_value):
+        assert _codec.decode_outcome(_codec.encode_outcome(outcome)) == outcome

@@ -1,0 +1,77 @@
+"""The public door: a sorted, complete __all__, and every 0.7.3 name still importable."""
+
+from __future__ import annotations
+
+import importlib
+
+import uwsgi_tasks
+
+
+def test_all_is_sorted_and_lists_every_public_name() -> None:
+    """__all__ equals the public names of the package, sorted case-insensitively (Task before task)."""
+    submodules = {"contrib", "tasks", "utils"}
+    public = {name for name in vars(uwsgi_tasks) if not name.startswith("_")} - submodules
+    assert uwsgi_tasks.__all__ == sorted(public, key=lambda name: (name.casefold(), name))
+
+
+def test_every_0_7_3_name_is_importable_with_its_value() -> None:
+    """The names the 0.7.3 README shows import from the package, with 0.7.3's values."""
+    from uwsgi_tasks import (  # noqa: F401 -- importability is the test
+        SPOOL_IGNORE,
+        SPOOL_OK,
+        SPOOL_RETRY,
+        RetryTaskException,
+        TaskExecutor,
+        cron,
+        cron_lazy,
+        django_setup,
+        get_current_task,
+        set_uwsgi_callbacks,
+        task,
+        timer,
+        timer_lazy,
+    )
+
+    assert (SPOOL_OK, SPOOL_RETRY, SPOOL_IGNORE) == (-2, -1, 0)
+    assert [e.value for e in TaskExecutor] == [1, 2, 3, 4]
+    assert int(TaskExecutor.SPOOLER) == 2
+    error = RetryTaskException(count=3, timeout=10)
+    assert (error.count, error.timeout) == (3, 10)
+    assert isinstance(error, uwsgi_tasks.Retry)
+    assert str(error)
+
+
+def test_compat_modules_keep_the_names_old_code_imports() -> None:
+    """uwsgi_tasks.tasks and uwsgi_tasks.utils keep the names 0.7.3 code and old pickles use."""
+    tasks = importlib.import_module("uwsgi_tasks.tasks")
+    utils = importlib.import_module("uwsgi_tasks.utils")
+    for name in tasks.__all__:
+        assert hasattr(tasks, name)
+    assert tasks.manage_spool_request is importlib.import_module("uwsgi_tasks._callbacks").spooler
+    buffer = utils.ProxyDict({"a": 1}, "buffer")
+    assert buffer == {"a": 1} and buffer.key == "buffer"
+    assert utils.get_function_path(len) == "builtins.len"
+
+
+def test_public_classes_say_where_to_import_them_from() -> None:
+    """Public classes report the package, so failures record uwsgi_tasks.TaskFailed, not a private path."""
+    assert uwsgi_tasks.TaskFailed.__module__ == "uwsgi_tasks"
+    assert uwsgi_tasks.RetryPolicy.__module__ == "uwsgi_tasks"
+
+
+def test_exceptions_subclass_the_matching_builtins() -> None:
+    """Misuse and timeouts can be caught as builtins; control flow is not an error."""
+    assert issubclass(uwsgi_tasks.EncodeError, TypeError)
+    assert issubclass(uwsgi_tasks.DecodeError, ValueError)
+    assert issubclass(uwsgi_tasks.ResultTimeout, TimeoutError)
+    assert issubclass(uwsgi_tasks.TaskNotFound, LookupError)
+    assert issubclass(uwsgi_tasks.ExecutorUnavailable, uwsgi_tasks.ConfigurationError)
+    assert not issubclass(uwsgi_tasks.Retry, uwsgi_tasks.UwsgiTasksError)
+    assert not issubclass(uwsgi_tasks.Ignore, uwsgi_tasks.UwsgiTasksError)
+    for name in ("ConfigurationError", "SerializationError", "SpoolError", "TaskFailed", "TaskCancelled"):
+        assert issubclass(getattr(uwsgi_tasks, name), uwsgi_tasks.UwsgiTasksError)
+
+
+def test_version_comes_from_the_installed_metadata() -> None:
+    """__version__ is read from the distribution's metadata."""
+    assert uwsgi_tasks.__version__

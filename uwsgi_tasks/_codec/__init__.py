@@ -1,0 +1,132 @@
+"""The wire format: the one place that knows how a task looks in a spool file or a mule message.
+
+A spool dict (``dict[bytes, bytes]``, as uWSGI requires on Python 3)::
+
+    b"uwsgi_tasks": b"1"          format version; its absence means "not ours" (0.7.3 or foreign)
+    b"task": <JSON TaskSpec>      or, when the packet would pass 64 KiB, the JSON is the raw body
+    b"at", b"priority", b"spooler"  uWSGI's own keys, written the way it parses them
+
+A mule message is ``b"uwsgi_tasks:1\\n"`` followed by the same JSON.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any, Final, Generic, TypeVar
+
+import attrs
+
+from .._exceptions import DecodeError
+from .._outcome import Outcome
+from .._spec import TaskSpec
+from . import _envelope, _spoolfile
+
+VERSION_KEY: Final = b"uwsgi_tasks"
+VERSION: Final = b"1"
+SPEC_KEY: Final = b"task"
+MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
+
+#: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
+PACKET_LIMIT: Final = 0xFFFF
+
+
+M = TypeVar("M", dict[bytes, bytes], bytes)
+
+
+@attrs.frozen
+class Encoded(Generic[M]):
+    """A message ready for uWSGI, and where values had to be pickled (``"args[1]"``, ``"when"``)."""
+
+    message: M
+    pickled: tuple[str, ...]
+
+
+def packet_size(message: Mapping[bytes, bytes]) -> int:
+    """Bytes uWSGI's args packet takes for *message*: a u16 length before every key and value."""
+    return sum(4 + len(k) + len(v) for k, v in message.items())
+
+
+def encode_spool(spec: TaskSpec) -> Encoded[dict[bytes, bytes]]:
+    """The spool dict for *spec*; the JSON moves to ``body`` when the packet would pass 64 KiB."""
+    data, pickled = _envelope.dumps(spec)
+    message = {VERSION_KEY: VERSION}
+    if spec.at is not None:
+        message[b"at"] = b"%d" % spec.at
+    if spec.priority is not None:
+        message[b"priority"] = b"%d" % spec.priority
+    if spec.spooler is not None:
+        message[b"spooler"] = os.fsencode(spec.spooler)
+    if packet_size(message) + 4 + len(SPEC_KEY) + len(data) <= PACKET_LIMIT:
+        message[SPEC_KEY] = data
+    else:
+        message[b"body"] = data
+    return Encoded(message, tuple(pickled))
+
+
+def is_spool_message(env: Mapping[Any, bytes]) -> bool:
+    return VERSION_KEY in env
+
+
+def is_legacy_spool_message(env: Mapping[Any, bytes]) -> bool:
+    """Whether *env* was written by uwsgi_tasks 0.7.3 (pickled ``function_name``/``args``/``setup``)."""
+    return VERSION_KEY not in env and b"function_name" in env
+
+
+def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
+    """The spec in a spool dict as the spooler callable receives it (body under the str key 'body')."""
+    version = env.get(VERSION_KEY)
+    if version != VERSION:
+        raise DecodeError(
+            f"unsupported uwsgi_tasks spool format {version!r} (this version reads {VERSION!r})"
+        )
+    data = env.get(SPEC_KEY)
+    if data is None:
+        data = env.get("body", env.get(b"body"))
+    if data is None:
+        raise DecodeError("the spool file holds no task (no 'task' key and no body)")
+    return _envelope.loads(bytes(data))
+
+
+def encode_mule(spec: TaskSpec) -> Encoded[bytes]:
+    data, pickled = _envelope.dumps(spec)
+    return Encoded(MULE_MAGIC + data, tuple(pickled))
+
+
+def is_mule_message(message: bytes) -> bool:
+    return message.startswith(MULE_MAGIC)
+
+
+def decode_mule(message: bytes) -> TaskSpec:
+    if not is_mule_message(message):
+        raise DecodeError("not a uwsgi_tasks mule message")
+    return _envelope.loads(message[len(MULE_MAGIC) :])
+
+
+def encode_value(value: Any, where: str = "the result") -> Encoded[bytes]:
+    """A single value (a task's result) in the same JSON-or-signed-pickle form as arguments."""
+    data, pickled = _envelope.dumps_value(value, where)
+    return Encoded(data, tuple(pickled))
+
+
+def decode_value(data: bytes) -> Any:
+    return _envelope.loads_value(data)
+
+
+def encode_outcome(outcome: Outcome) -> bytes:
+    """An outcome record for the result store (a value that can't be stored records a failure)."""
+    return _envelope.dumps_outcome(outcome)
+
+
+def decode_outcome(data: bytes) -> Outcome:
+    return _envelope.loads_outcome(data)
+
+
+def pack_spool_file(message: Mapping[bytes, bytes]) -> bytes:
+    """The bytes uWSGI would write for *message* (its ``b"body"`` after the packet)."""
+    return _spoolfile.pack(message)
+
+
+def parse_spool_file(data: bytes) -> dict[bytes, bytes]:
+    """A spool file's keys, its body under ``b"body"``; `DecodeError` if it isn't one."""
+    return _spoolfile.parse(data)

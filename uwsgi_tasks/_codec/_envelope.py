@@ -1,0 +1,174 @@
+"""TaskSpec <-> JSON bytes: cattrs for the spec's own fields, `_values` for the user's values."""
+
+from __future__ import annotations
+
+import json
+import typing
+from typing import Any, Final
+
+import attrs
+import cattrs
+from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
+from cattrs.strategies import configure_union_passthrough
+
+from .._exceptions import DecodeError, EncodeError
+from .._outcome import ErrorInfo, Outcome, TaskStatus
+from .._spec import TaskSpec
+from ._values import JSON, Encoder, class_path, decode, import_path
+
+# User values: encoded by `_values`, never by cattrs.
+_VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
+
+_exception_paths: dict[type, str] = {}
+
+
+def _exception_path(cls: type[BaseException]) -> str:
+    path = _exception_paths.get(cls)
+    if path is None:
+        path = class_path(cls)
+        try:
+            importable = import_path(path) is cls
+        except DecodeError:
+            importable = False
+        if not importable:
+            raise EncodeError(f"exception class {path} can't be imported by that path where the task runs")
+        _exception_paths[cls] = path
+    return path
+
+
+def _exception_class(path: str, _: object) -> type[BaseException]:
+    cls = import_path(path)
+    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
+        raise DecodeError(f"{path!r} is not an exception class")
+    return cls
+
+
+def _is_type_of(t: Any) -> bool:
+    return typing.get_origin(t) is type
+
+
+def _make_converter() -> cattrs.Converter:
+    """The converter for the spec envelope.
+
+    - unknown keys are an error (a newer format carries a new version key instead);
+    - ``int | str`` (a mule target) passes through as JSON;
+    - exception classes travel as ``module:qualname`` and must import back to the same class;
+    - the user's values (args, kwargs, buffer) are left to `_values`.
+    """
+    conv = cattrs.Converter(forbid_extra_keys=True)
+    configure_union_passthrough(int | str | float | bool | None, conv)
+    conv.register_unstructure_hook_func(_is_type_of, _exception_path)
+    conv.register_structure_hook_func(_is_type_of, _exception_class)
+    omitted = {name: override(omit=True) for name in _VALUE_FIELDS}
+    conv.register_unstructure_hook(TaskSpec, make_dict_unstructure_fn(TaskSpec, conv, **omitted))  # type: ignore[arg-type] # cattrs types overrides as Any-valued kwargs
+    conv.register_structure_hook(TaskSpec, make_dict_structure_fn(TaskSpec, conv, **omitted))  # type: ignore[arg-type] # as above
+    no_value = override(omit=True)
+    conv.register_unstructure_hook(Outcome, make_dict_unstructure_fn(Outcome, conv, value=no_value))
+    conv.register_structure_hook(Outcome, make_dict_structure_fn(Outcome, conv, value=no_value))
+    return conv
+
+
+_converter = _make_converter()
+
+
+def _json_bytes(tree: JSON) -> bytes:
+    # surrogatepass: a str may hold lone surrogates, which strict UTF-8 can't carry.
+    text = json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return text.encode("utf-8", "surrogatepass")
+
+
+def _json_tree(data: bytes, what: str) -> Any:
+    try:
+        return json.loads(data.decode("utf-8", "surrogatepass"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as e:
+        raise DecodeError(f"{what} is not valid JSON: {e}") from e
+
+
+def dumps_value(value: Any, where: str) -> tuple[bytes, list[str]]:
+    """One value (a task's result) as JSON, and where it had to be pickled."""
+    encoder = Encoder()
+    try:
+        tree = encoder.encode(value, where)
+    except RecursionError:
+        raise EncodeError(f"{where} is nested too deeply to be sent") from None
+    return _json_bytes(tree), encoder.pickled
+
+
+def loads_value(data: bytes) -> Any:
+    try:
+        return decode(_json_tree(data, "the value"))
+    except RecursionError:
+        raise DecodeError("the value is nested too deeply") from None
+
+
+def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
+    """The spec as UTF-8 JSON, and where its values had to be pickled."""
+    encoder = Encoder()
+    tree: dict[str, JSON] = _converter.unstructure(spec)
+    try:
+        tree["args"] = [encoder.encode(v, f"args[{i}]") for i, v in enumerate(spec.args)]
+        tree["kwargs"] = {k: encoder.encode(v, k) for k, v in spec.kwargs.items()}
+        tree["buffer"] = encoder.encode(dict(spec.buffer), "buffer")
+    except RecursionError:
+        raise EncodeError("the arguments are nested too deeply to be sent") from None
+    return _json_bytes(tree), encoder.pickled
+
+
+def loads(data: bytes) -> TaskSpec:
+    """The spec in *data*; `DecodeError` for anything but a valid spec."""
+    tree = _json_tree(data, "the task")
+    if not isinstance(tree, dict):
+        raise DecodeError("the task is not a JSON object")
+    args, kwargs, buffer = (tree.pop(name, None) for name in _VALUE_FIELDS)
+    if not (isinstance(args, list) and isinstance(kwargs, dict)):
+        raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
+    try:
+        spec = _converter.structure(tree, TaskSpec)
+        values = {
+            "args": tuple(decode(v) for v in args),
+            "kwargs": {k: decode(v) for k, v in kwargs.items()},
+            "buffer": decode(buffer),
+        }
+    except DecodeError:
+        raise
+    except (cattrs.BaseValidationError, ValueError, TypeError, RecursionError) as e:
+        detail = (
+            "; ".join(cattrs.transform_error(e)) if isinstance(e, cattrs.BaseValidationError) else repr(e)
+        )
+        raise DecodeError(f"not a valid task: {detail}") from e
+    if not isinstance(values["buffer"], dict):
+        raise DecodeError("not a valid task: the buffer is not a dict")
+    return attrs.evolve(spec, **values)
+
+
+def dumps_outcome(outcome: Outcome) -> bytes:
+    """An outcome record; a value that can't be encoded turns the record into a failure."""
+    tree: dict[str, JSON] = _converter.unstructure(outcome)
+    if outcome.has_value:
+        try:
+            tree["value"] = Encoder().encode(outcome.value, "the result")
+        except (EncodeError, RecursionError) as e:
+            error = EncodeError(f"the task returned a value that can't be stored: {e}")
+            failed = attrs.evolve(
+                outcome,
+                status=TaskStatus.FAILED,
+                value=None,
+                has_value=False,
+                error=ErrorInfo.from_exception(error),
+            )
+            return dumps_outcome(failed)
+    return _json_bytes(tree)
+
+
+def loads_outcome(data: bytes) -> Outcome:
+    tree = _json_tree(data, "the outcome record")
+    if not isinstance(tree, dict):
+        raise DecodeError("the outcome record is not a JSON object")
+    value = tree.pop("value", None)
+    try:
+        outcome = _converter.structure(tree, Outcome)
+        return attrs.evolve(outcome, value=decode(value)) if outcome.has_value else outcome
+    except DecodeError:
+        raise
+    except (cattrs.BaseValidationError, ValueError, TypeError, RecursionError) as e:
+        raise DecodeError(f"not a valid outcome record: {e!r}") from e

@@ -1,0 +1,74 @@
+"""Process-wide settings: the secrets that sign pickled payloads.
+
+uWSGI reads every environment variable named ``UWSGI_<NAME>`` as the option ``--<name>``; see the README
+("Security") for what that means for ``UWSGI_TASKS_SECRET``.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+from collections.abc import Sequence
+from typing import Final
+
+import attrs
+
+SECRET_ENV: Final = "UWSGI_TASKS_SECRET"  # noqa: S105 -- the variable's name, not a secret
+
+
+class _Unset(enum.Enum):
+    UNSET = enum.auto()
+
+
+_UNSET: Final = _Unset.UNSET
+
+
+@attrs.define
+class _Settings:
+    """Strictly private: what `configure` set. None means "not set, use the environment"."""
+
+    secret: bytes | None = None
+    old_secrets: tuple[bytes, ...] = ()
+
+
+_settings = _Settings()
+
+
+def _as_key(value: str | bytes) -> bytes:
+    key = value.encode() if isinstance(value, str) else bytes(value)
+    if len(key) < 16:
+        raise ValueError("a secret must be at least 16 bytes long")
+    return key
+
+
+def configure(
+    *,
+    secret: str | bytes | _Unset | None = _UNSET,
+    old_secrets: Sequence[str | bytes] | _Unset = _UNSET,
+) -> None:
+    """Set the secret that signs pickled payloads, in this process.
+
+    Args:
+        secret: signs every pickle the library writes and verifies what it reads. ``None`` goes back
+            to the ``UWSGI_TASKS_SECRET`` environment variable. At least 16 bytes.
+        old_secrets: secrets that are still accepted when verifying, so keys can be rotated: deploy
+            the new secret with the old one here, and drop it once old tasks have drained.
+
+    Every process that sends or runs tasks needs the same secret: configure it where the tasks module
+    is imported, so workers, spoolers and mules all see it.
+    """
+    if secret is not _UNSET:
+        _settings.secret = None if secret is None else _as_key(secret)
+    if old_secrets is not _UNSET:
+        _settings.old_secrets = tuple(_as_key(k) for k in old_secrets)
+
+
+def signing_keys() -> tuple[bytes, ...]:
+    """The keys that verify a signature, the signing key first; empty when no secret is set."""
+    secret = _settings.secret
+    if secret is None:
+        from_env = os.environ.get(SECRET_ENV)
+        secret = _as_key(from_env) if from_env else None
+    if secret is None:
+        return ()
+    return (secret, *_settings.old_secrets)

@@ -1,0 +1,111 @@
+"""get_current_task(): the task being executed, from any depth of its call stack."""
+
+from __future__ import annotations
+
+import contextvars
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import attrs
+
+from ._retry import RetryPolicy
+from ._spec import TaskSpec
+
+if TYPE_CHECKING:
+    from ._handle import TaskHandle
+    from ._task import Task
+
+
+class CurrentTask:
+    """The task being executed, as `get_current_task` returns it.
+
+    *buffer* is the task's own dict: what it holds when an attempt ends travels with the next attempt
+    and with a re-dispatch, so a task can keep state across retries (0.7.3's ``buffer``).
+    *retry* can be changed during the run; the change applies to this task's later attempts.
+    """
+
+    __slots__ = ("_spec", "_task", "buffer", "retry")
+
+    def __init__(self, spec: TaskSpec, task: Task[Any, Any]) -> None:
+        self._spec = spec
+        self._task = task
+        self.buffer: dict[Any, Any] = dict(spec.buffer)
+        self.retry: RetryPolicy | None = spec.retry
+
+    @property
+    def id(self) -> str:
+        """The task id, the same for every attempt."""
+        return self._spec.task_id
+
+    @property
+    def attempt(self) -> int:
+        """This run's number, from 1."""
+        return self._spec.attempt
+
+    @property
+    def at(self) -> int | None:
+        """The unix second this attempt was scheduled for, if it was."""
+        return self._spec.at
+
+    @property
+    def spec(self) -> TaskSpec:
+        return self._spec
+
+    @property
+    def task(self) -> Task[Any, Any]:
+        return self._task
+
+    @property
+    def retry_count(self) -> int:
+        """Runs left, this one included (0.7.3's meaning); 1 when no retry is configured."""
+        max_attempts = self.retry.max_attempts if self.retry else 1
+        return max(max_attempts - self.attempt + 1, 1)
+
+    @retry_count.setter
+    def retry_count(self, count: int) -> None:
+        policy = self.retry or RetryPolicy.from_legacy(None, None)
+        self.retry = attrs.evolve(policy, max_attempts=max(self.attempt - 1 + count, 1))
+
+    @property
+    def retry_timeout(self) -> float:
+        """Seconds before the next retry (0.7.3's meaning)."""
+        return self.retry.delay_for(self.attempt) if self.retry else 0.0
+
+    @retry_timeout.setter
+    def retry_timeout(self, timeout: float | timedelta) -> None:
+        policy = self.retry or RetryPolicy.from_legacy(None, None)
+        self.retry = attrs.evolve(policy, delay=timeout, backoff=1.0)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[Any]:
+        """Send this task again with new arguments and the current buffer (0.7.3's chaining)."""
+        return self._task._send_again(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<CurrentTask {self._spec.function} id={self.id} attempt={self.attempt}>"
+
+
+_current: contextvars.ContextVar[CurrentTask | None] = contextvars.ContextVar(
+    "uwsgi_tasks_current", default=None
+)
+
+
+def get_current_task() -> CurrentTask | None:
+    """The task running in this context, or None outside a task.
+
+    Works at any depth below the task function, in the spooler, a mule or in place. A thread started
+    by the task sees it only if started with the task's context
+    (``contextvars.copy_context().run``), as for any context variable.
+    """
+    return _current.get()
+
+
+@contextmanager
+def running(spec: TaskSpec, task: Task[Any, Any]) -> Iterator[CurrentTask]:
+    current = CurrentTask(spec, task)
+    token = _current.set(current)
+    try:
+        yield current
+    finally:
+        _current.reset(token)

@@ -1,0 +1,156 @@
+"""Sending a task: build its spec, choose the executor, and hand it over (or run it in place)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import uuid
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, TypeVar, cast
+
+import attrs
+
+from . import _codec, _mule, _spooler, _uwsgi
+from ._exceptions import ExecutorUnavailable, SerializationError
+from ._execute import Ran, execute
+from ._handle import TaskHandle
+from ._options import CALLER_CWD, TaskExecutor
+from ._outcome import ErrorInfo, TaskStatus
+from ._spec import TaskSpec, unix_time
+
+if TYPE_CHECKING:
+    from ._task import Task
+
+R = TypeVar("R")
+
+logger = logging.getLogger("uwsgi_tasks")
+
+
+def new_spec(
+    task: Task[Any, Any],
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    buffer: Mapping[Any, Any] | None,
+) -> TaskSpec:
+    config = task.config
+    return TaskSpec(
+        function=task.path,
+        task_id=uuid.uuid4().hex,
+        enqueued_at=time.time(),
+        args=args,
+        kwargs=kwargs,
+        at=None if config.at is None else unix_time(config.at),
+        priority=config.priority,
+        spooler=config.spooler,
+        working_dir=os.getcwd() if config.working_dir is CALLER_CWD else config.working_dir,
+        retry=config.retry,
+        spooler_return=config.spooler_return,
+        store_result=config.store_result,
+        buffer=buffer or {},
+    )
+
+
+def choose(requested: TaskExecutor, spec: TaskSpec) -> TaskExecutor:
+    """The executor that will run the task in this process's uWSGI instance.
+
+    Outside uWSGI everything runs in place. Inside, an explicit executor the instance lacks is an
+    error (0.7.3 silently fell back, losing ``at``, retries and durability).
+    """
+    if not _uwsgi.RUNNING or requested is TaskExecutor.RUNTIME:
+        return TaskExecutor.RUNTIME
+    needs_spooler = spec.at is not None or spec.priority is not None or spec.spooler is not None
+    if requested is TaskExecutor.SPOOLER or (requested is TaskExecutor.AUTO and needs_spooler):
+        if not _uwsgi.has_spooler():
+            wants = "at=/priority=/spooler=" if requested is TaskExecutor.AUTO else "executor=SPOOLER"
+            raise ExecutorUnavailable(
+                f"{spec.function}: {wants} needs a spooler; this uWSGI instance has none (--spooler)"
+            )
+        return TaskExecutor.SPOOLER
+    if requested is TaskExecutor.MULE:
+        if needs_spooler:
+            raise ExecutorUnavailable(
+                f"{spec.function}: at=/priority=/spooler= only work with the spooler, not a mule"
+            )
+        if _uwsgi.mule_count() == 0:
+            raise ExecutorUnavailable(
+                f"{spec.function}: executor=MULE needs mules; this uWSGI instance has none (--mules)"
+            )
+        return TaskExecutor.MULE
+    if _uwsgi.has_spooler():
+        return TaskExecutor.SPOOLER
+    if _uwsgi.mule_count() > 0:
+        return TaskExecutor.MULE
+    return TaskExecutor.RUNTIME
+
+
+def send(
+    task: Task[Any, R],
+    requested: TaskExecutor,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    buffer: Mapping[Any, Any] | None = None,
+) -> TaskHandle[R]:
+    spec = new_spec(task, args, kwargs, buffer)
+    executor = choose(requested, spec)
+    if executor is TaskExecutor.SPOOLER:
+        return _spooler.send(spec)
+    if executor is TaskExecutor.MULE:
+        return _mule.send(attrs.evolve(spec, mule=task.config.mule))
+    return _in_place(spec, requested)
+
+
+def _round_trip(spec: TaskSpec, requested: TaskExecutor) -> tuple[TaskSpec, tuple[str, ...]]:
+    """*spec* as the executor would receive it: what fails in production fails here too."""
+    if requested is TaskExecutor.MULE:
+        encoded = _codec.encode_mule(spec)
+        _mule.check_size(spec, encoded.message, _uwsgi.MULE_MESSAGE_LIMIT)
+        return _codec.decode_mule(encoded.message), encoded.pickled
+    message = _codec.encode_spool(spec)
+    return _codec.decode_spool(message.message), message.pickled
+
+
+def _run_in_place(spec: TaskSpec, requested: TaskExecutor) -> tuple[Ran, tuple[str, ...]]:
+    """Every attempt of *spec*, here and now: retries run at once, without their delay."""
+    received, pickled = _round_trip(spec, requested)
+    ran = execute(received)
+    while ran.next_attempt is not None:
+        ran = execute(_round_trip(ran.next_attempt, requested)[0])
+    outcome = ran.outcome
+    if outcome.status is TaskStatus.SUCCEEDED and received.store_result:
+        try:
+            value = _codec.decode_value(_codec.encode_value(outcome.value).message)
+        except SerializationError as e:
+            failed = attrs.evolve(
+                outcome,
+                status=TaskStatus.FAILED,
+                value=None,
+                has_value=False,
+                error=ErrorInfo.from_exception(e),
+            )
+            return attrs.evolve(ran, outcome=failed, error=e), pickled
+        outcome = attrs.evolve(outcome, value=value)
+    elif outcome.status is TaskStatus.SUCCEEDED:
+        outcome = attrs.evolve(outcome, value=None, has_value=False)
+    return attrs.evolve(ran, outcome=outcome), pickled
+
+
+def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
+    ran, pickled = _run_in_place(spec, requested)
+    return TaskHandle(
+        spec.task_id,
+        function=spec.function,
+        executor=TaskExecutor.RUNTIME,
+        pickled=pickled,
+        outcome=ran.outcome,
+        error=ran.error,
+    )
+
+
+def run_here(task: Task[Any, R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:
+    """`Task.run`: in place, raising what the function raised."""
+    ran, _ = _run_in_place(new_spec(task, args, kwargs, None), TaskExecutor.RUNTIME)
+    if ran.error is not None:
+        raise ran.error
+    ran.outcome.raise_for_status()
+    return cast(R, ran.outcome.value)

@@ -1,0 +1,191 @@
+"""Running one attempt of a task, the same way in the spooler, a mule and in place."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import attrs
+
+from . import _registry
+from ._context import CurrentTask, running
+from ._exceptions import Ignore, Retry, RetryTaskException, TaskNotFound
+from ._outcome import ErrorInfo, Outcome, TaskStatus
+from ._retry import RetryPolicy, seconds
+from ._spec import TaskSpec, unix_time
+from ._uwsgi import SPOOL_OK, SPOOL_RETRY
+
+logger = logging.getLogger("uwsgi_tasks")
+
+
+@attrs.frozen
+class Ran:
+    """What one attempt came to.
+
+    *outcome* is SUCCEEDED, FAILED, CANCELLED or RETRYING; *next_attempt* is the spec to send when
+    RETRYING; *exit_code* is set when the task hands its return code to uWSGI (``spooler_return``).
+    """
+
+    outcome: Outcome
+    next_attempt: TaskSpec | None = None
+    exit_code: int | None = None
+    #: The exception the function raised, for in-place runs; it never leaves the process.
+    error: BaseException | None = attrs.field(default=None, eq=False)
+    #: The spec names no importable task: running it again can't help.
+    task_missing: bool = False
+
+
+@contextmanager
+def working_dir(path: str | None, task_id: str) -> Iterator[None]:
+    """Run inside *path*, then come back; a missing directory is a warning, not a failure."""
+    if path is None:
+        yield
+        return
+    before = os.getcwd()
+    if path == before:
+        yield
+        return
+    try:
+        os.chdir(path)
+    except OSError as e:
+        logger.warning("task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, before)
+        yield
+        return
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _remaining_budget(spec: TaskSpec, current: CurrentTask, request: Retry | None) -> int:
+    """How many runs the task has in all, given its policy and an explicit retry request."""
+    if isinstance(request, RetryTaskException) and request.count is not None:
+        return spec.attempt - 1 + request.count
+    if request is not None and request.max_attempts is not None:
+        return request.max_attempts
+    return current.retry.max_attempts if current.retry else 1
+
+
+def _retry_or_fail(
+    spec: TaskSpec,
+    current: CurrentTask,
+    error: ErrorInfo,
+    request: Retry | None,
+    started: float,
+) -> Ran:
+    max_attempts = _remaining_budget(spec, current, request)
+    finished = time.time()
+    if spec.attempt >= max_attempts:
+        logger.warning(
+            "task %s (%s) failed on attempt %d of %d: %s",
+            spec.task_id,
+            spec.function,
+            spec.attempt,
+            max_attempts,
+            error.message or error.type_path,
+        )
+        outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, finished, error=error)
+        return Ran(outcome)
+    if request is not None and request.delay is not None:
+        wait = seconds(request.delay)
+    elif current.retry is not None:
+        wait = current.retry.delay_for(spec.attempt)
+    else:
+        wait = 0.0
+    retry = current.retry or RetryPolicy.from_legacy(None, None)
+    if retry.max_attempts != max_attempts:
+        retry = attrs.evolve(retry, max_attempts=max_attempts)
+    next_attempt = attrs.evolve(
+        spec,
+        attempt=spec.attempt + 1,
+        at=unix_time(finished + wait) if wait > 0 else None,
+        buffer=current.buffer,
+        retry=retry,
+    )
+    logger.info(
+        "task %s (%s) attempt %d failed, retrying in %.1fs: %s",
+        spec.task_id,
+        spec.function,
+        spec.attempt,
+        wait,
+        error.message or error.type_path,
+    )
+    outcome = Outcome(spec.task_id, TaskStatus.RETRYING, spec.attempt, started, finished, error=error)
+    return Ran(outcome, next_attempt=next_attempt)
+
+
+def execute(spec: TaskSpec) -> Ran:
+    """Run one attempt of *spec* and decide what comes next. Never raises for a task's failure."""
+    started = time.time()
+    try:
+        task = _registry.resolve(spec.function)
+    except TaskNotFound as e:
+        logger.error("task %s: %s", spec.task_id, e)
+        error = ErrorInfo.from_exception(e)
+        outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error)
+        return Ran(outcome, error=e, task_missing=True)
+    with running(spec, task) as current, working_dir(spec.working_dir, spec.task_id):
+        try:
+            value: Any = task.fn(*spec.args, **spec.kwargs)
+        except Ignore as e:
+            logger.info("task %s (%s) ignored itself: %s", spec.task_id, spec.function, e)
+            outcome = Outcome(
+                spec.task_id,
+                TaskStatus.CANCELLED,
+                spec.attempt,
+                started,
+                time.time(),
+                error=ErrorInfo.from_exception(e),
+            )
+            return Ran(outcome)
+        except Retry as e:
+            return _retry_or_fail(spec, current, ErrorInfo.from_exception(e), e, started)
+        except (Exception, SystemExit) as e:
+            error = ErrorInfo.from_exception(e)
+            if current.retry is not None and current.retry.should_retry(e):
+                return attrs.evolve(_retry_or_fail(spec, current, error, None, started), error=e)
+            logger.error(
+                "task %s (%s) failed on attempt %d:\n%s",
+                spec.task_id,
+                spec.function,
+                spec.attempt,
+                error.traceback,
+            )
+            outcome = Outcome(
+                spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error
+            )
+            return Ran(outcome, error=e)
+        if spec.spooler_return:
+            return _handed_to_uwsgi(spec, value, started)
+        if type(value) is int and value == SPOOL_RETRY and current.retry is not None:
+            request = ErrorInfo("uwsgi_tasks.SPOOL_RETRY", "the task returned SPOOL_RETRY")
+            return _retry_or_fail(spec, current, request, Retry(), started)
+    outcome = Outcome(
+        spec.task_id,
+        TaskStatus.SUCCEEDED,
+        spec.attempt,
+        started,
+        time.time(),
+        value=value,
+        has_value=True,
+    )
+    return Ran(outcome)
+
+
+def _handed_to_uwsgi(spec: TaskSpec, value: object, started: float) -> Ran:
+    """``spooler_return=True``: the function's int result is uWSGI's return code, as in 0.7.3."""
+    code = value if type(value) is int else SPOOL_OK
+    if type(value) is not int:
+        logger.warning(
+            "task %s (%s) has spooler_return=True but returned %r, not an int: treated as SPOOL_OK",
+            spec.task_id,
+            spec.function,
+            type(value).__name__,
+        )
+    status = TaskStatus.SUCCEEDED if code == SPOOL_OK else TaskStatus.RETRYING
+    outcome = Outcome(spec.task_id, status, spec.attempt, started, time.time(), value=value, has_value=True)
+    return Ran(outcome, exit_code=code)

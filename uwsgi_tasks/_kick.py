@@ -1,0 +1,92 @@
+"""Waking a busy spooler, so a task spooled while it runs another never waits for the next scan.
+
+uWSGI wakes a spooler on `uwsgi.spool()` only when it is idle. A task spooled while the spooler runs
+another one (including a task spooled from inside a task) waits for the next directory scan:
+``--spooler-frequency`` seconds, 30 by default. A SIGUSR1 to a busy spooler makes it rescan as soon
+as its current task ends (uwsgi_internals.md §1.4, verified).
+
+To pay for a signal only when it helps, spoolers publish on a board shared by every process of the
+instance (an anonymous shared mapping made in the master before the fork): per spooler, a counter of
+tasks started, whether one of our tasks is running, and when the last one finished. A producer kicks
+a spooler that is running a task, or finished one in the last few milliseconds (uWSGI still counts it
+as busy while it unlinks and closes the file), and not again while that state is unchanged: one kick
+per busy spell is enough, because the spooler keeps a pending wake-up until its current pass ends.
+
+Known window: a spool landing in the few microseconds between uWSGI taking the first file of a new
+pass and our code marking it started is neither woken by uWSGI nor kicked by us; that task waits for
+the next spool or for ``--spooler-frequency``. Where there is no board (the package was imported after
+the fork, e.g. with ``lazy-apps``), every spool kicks every spooler.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import mmap
+import os
+import signal
+import struct
+import time
+from typing import Final
+
+from . import _uwsgi
+
+logger = logging.getLogger("uwsgi_tasks")
+
+_SLOTS: Final = 64
+_SLOT: Final = struct.Struct("=IB3xQ")  # tasks started, running flag, monotonic ns of last finish
+# uWSGI marks a spooler idle only after unlinking and closing the task's file, a few microseconds
+# after our code returns; a finish this recent still counts as busy.
+_RECENT_NS: Final = 2_000_000
+
+_board: mmap.mmap | None = None
+_my_slot: tuple[int, int] | None = None  # (pid, slot) of this spooler process
+_kicked: dict[int, tuple[int, int]] = {}  # slot -> its (counter, running) when this process kicked it
+
+
+def create_board() -> None:
+    """Make the shared board, if this is the master before the fork; harmless elsewhere."""
+    global _board
+    if _board is None and _uwsgi.RUNNING and os.getpid() == _uwsgi.masterpid():
+        _board = mmap.mmap(-1, _SLOTS * _SLOT.size)
+
+
+def _slot() -> int | None:
+    global _my_slot
+    pid = os.getpid()
+    if _my_slot is None or _my_slot[0] != pid:
+        pids = _uwsgi.spooler_pids()
+        index = pids.index(pid) if pid in pids else -1
+        _my_slot = (pid, index)
+    return _my_slot[1] if 0 <= _my_slot[1] < _SLOTS else None
+
+
+def task_started() -> None:
+    """Called by the spooler before it runs a task."""
+    slot = _slot()
+    if _board is not None and slot is not None:
+        started, _, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
+        _SLOT.pack_into(_board, slot * _SLOT.size, (started + 1) & 0xFFFFFFFF, 1, finished)
+
+
+def task_finished() -> None:
+    """Called by the spooler after it ran a task."""
+    slot = _slot()
+    if _board is not None and slot is not None:
+        started, _, _ = _SLOT.unpack_from(_board, slot * _SLOT.size)
+        _SLOT.pack_into(_board, slot * _SLOT.size, started, 0, time.monotonic_ns())
+
+
+def after_spool() -> None:
+    """Called after every spool: kick the spoolers that are busy and not kicked yet."""
+    for slot, pid in enumerate(_uwsgi.spooler_pids()):
+        if pid <= 0:  # an external spooler (pid 0): not ours to signal, and kill(0) hits the group
+            continue
+        if _board is not None and slot < _SLOTS:
+            started, running, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
+            busy = running or time.monotonic_ns() - finished < _RECENT_NS
+            if not busy or _kicked.get(slot) == (started, running):
+                continue
+            _kicked[slot] = (started, running)
+        with contextlib.suppress(ProcessLookupError):  # respawning: a new spooler scans at start
+            os.kill(pid, signal.SIGUSR1)

@@ -1,0 +1,96 @@
+"""The mule executor: sending a task to a mule or a farm, and running it there."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from . import _codec, _uwsgi
+from ._exceptions import ConfigurationError, DecodeError, EncodeError, SpoolError
+from ._execute import execute
+from ._handle import TaskHandle
+from ._options import TaskExecutor
+from ._outcome import Outcome
+from ._results import FileResultStore, ResultStore
+from ._spec import TaskSpec
+
+logger = logging.getLogger("uwsgi_tasks")
+
+
+def check_size(spec: TaskSpec, payload: bytes, limit: int) -> None:
+    """uWSGI silently truncates a mule message over its limit: refuse it here instead."""
+    if len(payload) > limit:
+        raise EncodeError(
+            f"{spec.function}: the mule message would be {len(payload)} bytes, over the {limit} bytes a "
+            "mule receives whole; send large arguments through the spooler, or by reference"
+        )
+
+
+def _target(spec: TaskSpec) -> int | str:
+    target = 0 if spec.mule is None else spec.mule
+    if isinstance(target, int) and target > _uwsgi.mule_count():
+        # uWSGI's own bounds check is broken: an id out of range fails or crashes the worker.
+        raise ConfigurationError(
+            f"{spec.function}: mule={target}, but this instance has {_uwsgi.mule_count()} mule(s)"
+        )
+    return target
+
+
+def result_store() -> ResultStore | None:
+    """Where mule tasks record outcomes: the first spooler directory, if the instance has one."""
+    dirs = _uwsgi.spooler_dirs()
+    return FileResultStore(dirs[0]) if dirs else None
+
+
+def send(spec: TaskSpec) -> TaskHandle[Any]:
+    target = _target(spec)
+    encoded = _codec.encode_mule(spec)
+    check_size(spec, encoded.message, _uwsgi.mule_message_limit())
+    try:
+        delivered = _uwsgi.mule_msg(encoded.message, target)
+    except ValueError as e:  # "unknown farm", "invalid mule", "no mule configured"
+        raise ConfigurationError(f"{spec.function}: can't send to mule {target!r}: {e}") from e
+    if not delivered:
+        raise SpoolError(
+            f"{spec.function}: mule {target!r} did not take task {spec.task_id} "
+            "(its queue is full, or the mule is gone; see --mule-msg-size)"
+        )
+    return TaskHandle(
+        spec.task_id,
+        function=spec.function,
+        executor=TaskExecutor.MULE,
+        attempt=spec.attempt,
+        pickled=encoded.pickled,
+        store=result_store(),
+    )
+
+
+def _record(outcome: Outcome) -> None:
+    store = result_store()
+    if store is None:
+        return
+    try:
+        store.put(outcome)
+    except Exception:
+        logger.exception("task %s: can't record its outcome", outcome.task_id)
+
+
+def run_message(message: bytes) -> None:
+    """Run one mule message; nothing escapes, so the mule keeps serving."""
+    try:
+        spec = _codec.decode_mule(message)
+    except DecodeError as e:
+        logger.error(
+            "mule %d: dropped an undecodable uwsgi_tasks message (%d bytes): %s",
+            _uwsgi.mule_id(),
+            len(message),
+            e,
+        )
+        return
+    ran = execute(spec)
+    if ran.next_attempt is not None:
+        try:
+            send(ran.next_attempt)
+        except Exception as e:
+            logger.error("task %s: can't send its retry to a mule: %s", spec.task_id, e)
+    _record(ran.outcome.for_store(spec.store_result))

@@ -1,0 +1,80 @@
+"""TaskSpec, what travels to the spooler or a mule, and the normalisation of its scheduling keys."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+
+import attrs
+
+from ._retry import RetryPolicy
+
+#: Mule target: 0 = any mule, N = mule N, a str = a farm name.
+MuleTarget = int | str
+
+#: What ``at=`` accepts: unix seconds, a datetime (naive = local time) or a delay from now.
+When = float | datetime | timedelta | str
+
+
+@attrs.frozen(eq=True)
+class TaskSpec:
+    """One attempt of one task, as it is sent and received.
+
+    *task_id* survives retries; *attempt* counts runs from 1. *at* is the unix second the attempt is
+    scheduled for, *buffer* the task's own state that survives retries and re-dispatch.
+    """
+
+    function: str
+    task_id: str
+    enqueued_at: float
+    args: tuple[Any, ...] = ()
+    kwargs: Mapping[str, Any] = attrs.field(factory=dict)
+    attempt: int = 1
+    at: int | None = None
+    priority: int | None = None
+    spooler: str | None = None
+    mule: MuleTarget | None = None
+    working_dir: str | None = None
+    retry: RetryPolicy | None = None
+    spooler_return: bool = False
+    store_result: bool = True
+    buffer: Mapping[Any, Any] = attrs.field(factory=dict)
+
+
+def unix_time(when: When, *, now: float | None = None) -> int:
+    """The whole unix second a task scheduled *when* may start, never earlier than asked.
+
+    uWSGI schedules by whole seconds (the spool file's mtime), so fractions round up: a task is
+    never started early. A naive datetime is local time, as everywhere else in Python.
+    """
+    if isinstance(when, timedelta):
+        seconds = (time.time() if now is None else now) + when.total_seconds()
+    elif isinstance(when, datetime):
+        seconds = when.timestamp()
+    elif isinstance(when, str):
+        try:
+            seconds = float(when)
+        except ValueError:
+            raise ValueError(f"at= as a string must be unix seconds, not {when!r}") from None
+    elif isinstance(when, bool) or not isinstance(when, int | float):
+        raise TypeError(f"at= takes unix seconds, a datetime or a timedelta, not {when!r}")
+    else:
+        seconds = float(when)
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ValueError(f"at= must be a time after 1970, not {when!r}")
+    return math.ceil(seconds)
+
+
+def priority_number(priority: int | str) -> int:
+    """A spooler priority as uWSGI accepts it: a non-negative integer (a directory name of digits).
+
+    Lower numbers run first. 0.7.3 documented strings; numeric strings keep working.
+    """
+    if isinstance(priority, str) and priority.isascii() and priority.isdigit():
+        return int(priority)
+    if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0:
+        return priority
+    raise ValueError(f"priority must be an integer >= 0 (lower runs first), not {priority!r}")

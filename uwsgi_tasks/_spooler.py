@@ -1,0 +1,167 @@
+"""The spooler executor: sending a task to a spool directory, and running it in the spooler."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from typing import Any
+
+import attrs
+
+from . import _codec, _kick, _uwsgi
+from ._exceptions import ConfigurationError, DecodeError, ExecutorUnavailable, SpoolError
+from ._execute import Ran, execute
+from ._handle import TaskHandle
+from ._options import TaskExecutor
+from ._outcome import ErrorInfo, Outcome, TaskStatus
+from ._results import FileResultStore, state_dir
+from ._spec import TaskSpec
+
+logger = logging.getLogger("uwsgi_tasks")
+
+SpoolerEnv = _uwsgi.SpoolerEnv
+
+
+def _spooler_dir(spec: TaskSpec) -> str:
+    """The spooler directory the spec goes to, checked against this instance's configuration."""
+    dirs = _uwsgi.spooler_dirs()
+    if not dirs:
+        raise ExecutorUnavailable(f"{spec.function}: this uWSGI instance has no spooler (--spooler)")
+    if spec.spooler is None:
+        return dirs[0]
+    wanted = os.path.realpath(spec.spooler)
+    if wanted not in dirs:
+        raise ConfigurationError(
+            f"{spec.function}: spooler={spec.spooler!r} is not a spooler of this instance; "
+            f"its spoolers are {', '.join(dirs)}"
+        )
+    return wanted
+
+
+def send(spec: TaskSpec) -> TaskHandle[Any]:
+    """Write *spec* as a spool file and wake a busy spooler; the handle knows the file."""
+    directory = _spooler_dir(spec)
+    if spec.priority is not None and not _uwsgi.flag("spooler-ordered"):
+        raise ConfigurationError(
+            f"{spec.function}: priority= needs --spooler-ordered; without it uWSGI never runs "
+            "prioritised tasks (it does not scan the priority directories)"
+        )
+    if spec.spooler is not None:
+        spec = attrs.evolve(spec, spooler=directory)
+    encoded = _codec.encode_spool(spec)
+    try:
+        path = _uwsgi.spool(encoded.message)
+    except ValueError as e:
+        raise SpoolError(f"uWSGI refused to spool task {spec.task_id} ({spec.function}): {e}") from e
+    _kick.after_spool()
+    if encoded.pickled:
+        logger.debug("task %s (%s): pickled %s", spec.task_id, spec.function, ", ".join(encoded.pickled))
+    return TaskHandle(
+        spec.task_id,
+        function=spec.function,
+        executor=TaskExecutor.SPOOLER,
+        spool_file=path,
+        attempt=spec.attempt,
+        pickled=encoded.pickled,
+        store=FileResultStore(directory),
+    )
+
+
+def spool_root(path: str) -> str:
+    """The spooler directory a spool file belongs to (files with a priority sit one level down)."""
+    parent = os.path.dirname(path)
+    dirs = _uwsgi.spooler_dirs()
+    if parent not in dirs and os.path.basename(parent).isdigit():
+        grandparent = os.path.dirname(parent)
+        if grandparent in dirs:
+            return grandparent
+    return parent
+
+
+def locate(env: SpoolerEnv) -> str:
+    """The absolute path of the file the spooler is running.
+
+    uWSGI passes the base name, relative to the directory it chdir'ed into, unless
+    ``--spooler-chdir`` moved it; then the spool directories are searched.
+    """
+    name = os.fsdecode(env.get("spooler_task_name", b""))
+    if os.path.isabs(name) or os.path.exists(name):
+        return os.path.abspath(name)
+    for directory in _uwsgi.spooler_dirs():
+        candidates = [directory] + [os.path.join(directory, d) for d in os.listdir(directory) if d.isdigit()]
+        for candidate in candidates:
+            path = os.path.join(candidate, name)
+            if os.path.exists(path):
+                return path
+    return os.path.abspath(name)
+
+
+def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
+    """Move a spool file out of the spooler's way, with the reason beside it; the new path."""
+    directory = os.path.join(state_dir(spool_root(path)), "set_aside")
+    try:
+        os.makedirs(directory, mode=0o750, exist_ok=True)
+        target = os.path.join(directory, os.path.basename(path))
+        os.rename(path, target)
+        note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
+        with open(target + ".reason.json", "w", encoding="utf-8") as f:
+            json.dump(note, f)
+    except OSError as e:
+        logger.error("can't set spool file %s aside (%s): %s", path, reason, e)
+        return None
+    logger.error("spool file %s set aside to %s: %s", path, target, reason)
+    return target
+
+
+def _record(path: str, outcome: Outcome) -> None:
+    try:
+        FileResultStore(spool_root(path)).put(outcome)
+    except Exception:
+        logger.exception("task %s: can't record its outcome", outcome.task_id)
+
+
+def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
+    """Write the next attempt, then let uWSGI delete this file: a crash between the two steps
+    leaves both files (the task may run twice), never neither."""
+    assert ran.next_attempt is not None
+    try:
+        handle = send(ran.next_attempt)
+    except Exception as e:
+        reason = f"could not write the retry of attempt {spec.attempt}: {e!r}"
+        set_aside(path, reason, spec.task_id)
+        _record(
+            path,
+            attrs.evolve(ran.outcome, status=TaskStatus.FAILED, error=ErrorInfo.from_exception(e)),
+        )
+        return _uwsgi.SPOOL_RETRY  # the file was moved; SPOOL_OK would make uWSGI fail to unlink it
+    _record(path, attrs.evolve(ran.outcome, next_spool_file=handle.spool_file))
+    return _uwsgi.SPOOL_OK
+
+
+def run_spooled(env: SpoolerEnv) -> int:
+    """Run one of our spool files; the return code tells uWSGI whether to delete it."""
+    path = locate(env)
+    try:
+        spec = _codec.decode_spool(env)
+    except DecodeError as e:
+        set_aside(path, f"undecodable: {e}")
+        return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
+    _kick.task_started()
+    try:
+        ran = execute(spec)
+    finally:
+        _kick.task_finished()
+    if ran.task_missing:
+        set_aside(path, str(ran.error), spec.task_id)
+        _record(path, ran.outcome)
+        return _uwsgi.SPOOL_RETRY
+    if ran.next_attempt is not None:
+        return _retry(path, spec, ran)
+    if ran.exit_code is not None:
+        if ran.exit_code == _uwsgi.SPOOL_OK:
+            _record(path, ran.outcome.for_store(spec.store_result))
+        return ran.exit_code
+    _record(path, ran.outcome.for_store(spec.store_result))
+    return _uwsgi.SPOOL_OK

@@ -1,0 +1,142 @@
+"""The only module that imports `uwsgi`: a typed facade that is safe to call outside uWSGI.
+
+Outside a uWSGI process (tests, scripts, a shell) `RUNNING` is False and every query answers "nothing
+configured". The facade also hides the uWSGI 2.0 quirks verified in
+../shared/research/uwsgi_internals.md: `uwsgi.opt` keeps only the last value of a repeated option, the
+spooler API only exists when a spooler is configured, farm names must be bytes, and a mule id out of
+range can crash the worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Final
+
+try:
+    import uwsgi
+except ImportError:  # not running inside uWSGI
+    RUNNING = False
+else:
+    RUNNING = True
+
+# uWSGI's values (python_plugin.c); identical with or without a spooler configured.
+SPOOL_OK: Final = -2
+SPOOL_RETRY: Final = -1
+SPOOL_IGNORE: Final = 0
+
+# A plain mule reads each message into a 64 KiB stack buffer and silently truncates the rest
+# (core/mule.c), whatever --mule-msg-size says.
+MULE_MESSAGE_LIMIT: Final = 65536
+
+#: What the spooler callable receives: the file's keys as bytes, plus the str keys
+#: ``"spooler_task_name"`` (the file's base name, as bytes) and ``"body"``.
+SpoolerEnv = dict[str | bytes, bytes]
+SpoolerCallable = Callable[[SpoolerEnv], int]
+MuleHook = Callable[[bytes], object]
+
+
+def option(name: str) -> bytes | bool | None:
+    """The value of uWSGI option *name*: bytes, True for a flag, None when not set."""
+    if not RUNNING:
+        return None
+    value = uwsgi.opt.get(name)
+    if value is None or value is True:
+        return value
+    return bytes(value)
+
+
+def flag(name: str) -> bool:
+    """Whether the boolean uWSGI option *name* is on (``--name`` or ``name = true``)."""
+    value = option(name)
+    if isinstance(value, bytes):
+        return value.strip().lower() not in (b"", b"0", b"false", b"no", b"off")
+    return bool(value)
+
+
+def spooler_dirs() -> tuple[str, ...]:
+    """Absolute paths of every spooler directory, local and external, in configuration order."""
+    if not RUNNING or not hasattr(uwsgi, "spool"):
+        return ()
+    return tuple(os.fsdecode(d) for d in uwsgi.spoolers)
+
+
+def has_spooler() -> bool:
+    """Whether this instance can spool: a local spooler or a ``--spooler-external`` directory."""
+    return bool(spooler_dirs())
+
+
+def spooler_pids() -> list[int]:
+    """Pids of the spooler processes of this instance; 0 stands for an external spooler."""
+    if not has_spooler():
+        return []
+    return list(uwsgi.spooler_pids())
+
+
+def spool(message: Mapping[bytes, bytes]) -> str:
+    """Write a spool file; returns its absolute path. uWSGI raises ValueError when it refuses."""
+    return os.fsdecode(uwsgi.spool(message))
+
+
+def i_am_the_spooler() -> bool:
+    return RUNNING and hasattr(uwsgi, "i_am_the_spooler") and bool(uwsgi.i_am_the_spooler())
+
+
+def mule_count() -> int:
+    """How many mules this instance has, as far as `uwsgi.opt` can tell.
+
+    ``--mules N`` is exact. ``--mule=...`` can be repeated, but uWSGI keeps only the last one in
+    `uwsgi.opt`, so a repeated ``--mule`` counts once.
+    """
+    mules = option("mules")
+    count = int(mules) if isinstance(mules, bytes) and mules.isdigit() else 0
+    return count + (1 if option("mule") is not None else 0)
+
+
+def farm_names() -> frozenset[str]:
+    """Names of the configured farms (only the last ``--farm`` survives in `uwsgi.opt`)."""
+    farm = option("farm")
+    if not isinstance(farm, bytes):
+        return frozenset()
+    return frozenset({os.fsdecode(farm.split(b":", 1)[0])})
+
+
+def mule_message_limit() -> int:
+    """The largest mule message that arrives whole."""
+    size = option("mule-msg-size")
+    if isinstance(size, bytes) and size.isdigit():
+        return min(MULE_MESSAGE_LIMIT, int(size))
+    return MULE_MESSAGE_LIMIT
+
+
+def mule_msg(payload: bytes, target: int | str) -> bool:
+    """Send *payload* to mule *target* (0 = any mule, N = mule N, a str = a farm)."""
+    return uwsgi.mule_msg(payload, os.fsencode(target) if isinstance(target, str) else target)
+
+
+def mule_id() -> int:
+    return uwsgi.mule_id() if RUNNING else 0
+
+
+def worker_id() -> int:
+    return uwsgi.worker_id() if RUNNING else 0
+
+
+def masterpid() -> int:
+    return uwsgi.masterpid() if RUNNING else 0
+
+
+def installed_spooler() -> SpoolerCallable | None:
+    return getattr(uwsgi, "spooler", None) if RUNNING else None
+
+
+def install_spooler(callable_: SpoolerCallable) -> None:
+    uwsgi.spooler = callable_
+
+
+def installed_mule_hook() -> MuleHook | None:
+    return getattr(uwsgi, "mule_msg_hook", None) if RUNNING else None
+
+
+def install_mule_hook(hook: MuleHook) -> None:
+    uwsgi.mule_msg_hook = hook

@@ -1,0 +1,29 @@
+"""0.7.3 compatibility: the names code imported from ``uwsgi_tasks.tasks``.
+
+New code imports from ``uwsgi_tasks``. ``manage_spool_request`` and ``manage_mule_request`` are the
+spooler callable and the mule hook that `set_uwsgi_callbacks` installs.
+"""
+
+from __future__ import annotations
+
+from ._callbacks import mule_hook as manage_mule_request
+from ._callbacks import set_uwsgi_callbacks
+from ._callbacks import spooler as manage_spool_request
+from ._context import get_current_task
+from ._exceptions import RetryTaskException
+from ._options import TaskExecutor
+from ._task import Task
+from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
+
+__all__ = [
+    "get_current_task",
+    "manage_mule_request",
+    "manage_spool_request",
+    "RetryTaskException",
+    "set_uwsgi_callbacks",
+    "SPOOL_IGNORE",
+    "SPOOL_OK",
+    "SPOOL_RETRY",
+    "Task",
+    "TaskExecutor",
+]
