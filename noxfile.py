@@ -48,14 +48,14 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def mypy(session: nox.Session) -> None:
     """mypy --strict on the package, the stubs, the tests, tests/typing and this file."""
-    session.install(".[test]", "mypy", "nox")
+    session.install(".[test]", "mypy==2.4.1", "nox")
     session.run("mypy", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff: lint rules and formatting."""
-    session.install("ruff")
+    session.install("ruff==0.17.6")  # pinned: formatting must not change under our feet
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
 
