@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any, NoReturn
 
-_NOT_YET = "timers and cron on uWSGI signals are not implemented yet in this version of uwsgi_tasks"
+_NOT_YET = "not implemented yet: Timers, red-black timers, cron and signal tasks (issue 6)"
 
 
 def timer(*args: Any, **kwargs: Any) -> NoReturn:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tests.integration.conftest import call, records, wait_records
@@ -55,6 +57,26 @@ def test_an_oversized_mule_payload_fails_at_the_call_and_nothing_is_sent(shared_
     call(shared_server, "note", "after-too-big", via="mule", options={"mule": 1})
     wait_records(shared_server, "after-too-big")
     assert records(shared_server, "too-big") == []
+
+
+def test_a_full_mule_queue_fails_the_call_with_spool_error(
+    shared_server: UwsgiServer, tmp_path: Path
+) -> None:
+    """When uWSGI can't queue a mule message (the mule is busy and its buffer full), the call raises."""
+    flag = tmp_path / "unblock"
+    call(shared_server, "block", "mule-busy", str(flag), via="mule", options={"mule": 1})
+    wait_records(shared_server, "mule-busy")
+    answers = []
+    for _ in range(20):
+        answers.append(
+            call(shared_server, "checksum", "queued", via="mule", options={"mule": 1}, payload=45_000)
+        )
+        if "error" in answers[-1]:
+            break
+    flag.touch()
+    assert answers[-1]["error"] == "SpoolError", answers[-1]
+    assert "did not take task" in answers[-1]["message"]
+    wait_records(shared_server, "queued", count=len(answers) - 1)
 
 
 def test_a_failing_mule_task_is_logged_recorded_and_the_mule_keeps_serving(

@@ -181,6 +181,13 @@ def test_unpicklable_arguments_fail_at_the_call_and_nothing_runs(secret: str) ->
     assert calls == []
 
 
+def test_an_oversized_mule_payload_fails_in_place_too() -> None:
+    """A mule message over 64 KiB is refused at the call outside uWSGI as it would be inside."""
+    with pytest.raises(EncodeError, match="mule receives whole"):
+        echo.mule(b"x" * 70_000)
+    assert echo.spool(b"x" * 70_000).result() == b"x" * 70_000
+
+
 def test_pickled_arguments_are_reported_on_the_handle(secret: str) -> None:
     """A handle says which arguments had to be sent as signed pickles."""
     handle = echo.spool(Opaque(1))
