@@ -32,6 +32,7 @@ version: bytes
 
 spooler: Callable[[_SpoolerEnv], int]
 mule_msg_hook: Callable[[bytes], object]
+post_fork_hook: Callable[[], object]
 
 def spool(message: Mapping[bytes, bytes], /) -> bytes: ...
 def send_to_spooler(message: Mapping[bytes, bytes], /) -> bytes: ...

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
-from . import _codec, _kick, _mule, _spooler, _uwsgi
+from . import _codec, _kick, _mule, _spooler, _uwsgi, _waker
 
 logger = logging.getLogger("uwsgi_tasks")
 
 _previous_spooler: _uwsgi.SpoolerCallable | None = None
 _previous_mule_hook: _uwsgi.MuleHook | None = None
+_previous_post_fork_hook: Callable[[], object] | None = None
 
 LEGACY_HELP = (
     "it was written by uwsgi_tasks 0.7.3 (pickled function_name/args/setup); this version does not "
@@ -46,6 +48,13 @@ def mule_hook(message: bytes) -> object:
     return None
 
 
+def post_fork_hook() -> None:
+    """The `uwsgi.post_fork_hook`: a new spooler starts its wake-up thread (see `_waker`)."""
+    if _previous_post_fork_hook is not None:
+        _previous_post_fork_hook()
+    _waker.start()
+
+
 def set_uwsgi_callbacks() -> None:
     """Install the spooler callable and the mule hook. Idempotent; a no-op outside uWSGI.
 
@@ -54,7 +63,7 @@ def set_uwsgi_callbacks() -> None:
     messages that are not ours. Call it in the master (at import, without ``lazy-apps``), so that
     spoolers and mules forked from it inherit it.
     """
-    global _previous_spooler, _previous_mule_hook
+    global _previous_spooler, _previous_mule_hook, _previous_post_fork_hook
     if not _uwsgi.RUNNING:
         return
     _kick.create_board()
@@ -66,3 +75,8 @@ def set_uwsgi_callbacks() -> None:
     if hook is not mule_hook:
         _previous_mule_hook = hook
         _uwsgi.install_mule_hook(mule_hook)
+    after_fork = _uwsgi.installed_post_fork_hook()
+    if after_fork is not post_fork_hook:
+        _previous_post_fork_hook = after_fork
+        _uwsgi.install_post_fork_hook(post_fork_hook)
+    _waker.start()  # imported in a spooler after its fork (lazy-apps with spooler-import)

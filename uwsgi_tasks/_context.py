@@ -10,8 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 import attrs
 
+from ._options import TaskOptionsDict
 from ._retry import RetryPolicy
-from ._spec import TaskSpec
+from ._spec import TaskSpec, When, unix_time
 
 if TYPE_CHECKING:
     from ._handle import TaskHandle
@@ -26,11 +27,12 @@ class CurrentTask:
     *retry* can be changed during the run; the change applies to this task's later attempts.
     """
 
-    __slots__ = ("_spec", "_task", "buffer", "retry")
+    __slots__ = ("_at", "_spec", "_task", "buffer", "retry")
 
     def __init__(self, spec: TaskSpec, task: Task[Any, Any]) -> None:
         self._spec = spec
         self._task = task
+        self._at: When | None = spec.at
         self.buffer: dict[Any, Any] = dict(spec.buffer)
         self.retry: RetryPolicy | None = spec.retry
 
@@ -45,9 +47,28 @@ class CurrentTask:
         return self._spec.attempt
 
     @property
-    def at(self) -> int | None:
-        """The unix second this attempt was scheduled for, if it was."""
-        return self._spec.at
+    def at(self) -> When | None:
+        """When this attempt was scheduled for (unix seconds), or what was set for the next send.
+
+        Setting it (unix seconds, a datetime or a timedelta from then) schedules the sends made by
+        calling this object, as in 0.7.3.
+        """
+        return self._at
+
+    @at.setter
+    def at(self, when: When | None) -> None:
+        if when is not None:
+            unix_time(when)  # refuse a bad value now, not at the send
+        self._at = when
+
+    def _overrides(self) -> TaskOptionsDict:
+        """The options changed during the run, for a send made by calling this object."""
+        changed: TaskOptionsDict = {}
+        if self._at is not self._spec.at:
+            changed["at"] = self._at
+        if self.retry is not self._spec.retry:
+            changed["retry"] = self.retry
+        return changed
 
     @property
     def spec(self) -> TaskSpec:

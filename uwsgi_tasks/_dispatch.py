@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import attrs
 
-from . import _codec, _mule, _spooler, _uwsgi
+from . import _codec, _mule, _results, _spooler, _uwsgi
 from ._exceptions import ExecutorUnavailable, SerializationError
 from ._execute import Ran, execute
 from ._handle import TaskHandle
@@ -137,6 +137,7 @@ def _run_in_place(spec: TaskSpec, requested: TaskExecutor) -> tuple[Ran, tuple[s
 
 def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     ran, pickled = _run_in_place(spec, requested)
+    _results.IN_PROCESS.put(ran.outcome)
     return TaskHandle(
         spec.task_id,
         function=spec.function,
@@ -144,6 +145,7 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
         pickled=pickled,
         outcome=ran.outcome,
         error=ran.error,
+        store=_results.IN_PROCESS,
     )
 
 

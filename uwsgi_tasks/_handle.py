@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import os
 import time
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
-from ._exceptions import ResultTimeout, TaskCancelled, TaskFailed
+from . import _codec
+from ._exceptions import ConfigurationError, ResultTimeout, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
 from ._outcome import Outcome, TaskStatus
-from ._results import ResultStore
+from ._results import IN_PROCESS, FileResultStore, ResultStore
 
 R = TypeVar("R")
 
@@ -123,6 +124,11 @@ class TaskHandle(Generic[R]):
         return self.status.done
 
     def _wait(self, timeout: float | None) -> Outcome:
+        if self._store is None and self._outcome is None:
+            raise ConfigurationError(
+                f"task {self._id}: its outcome is recorded nowhere this process can read (outcomes "
+                "of mule tasks are recorded in the instance's first spooler directory; it has none)"
+            )
         deadline = None if timeout is None else time.monotonic() + timeout
         pause = _FIRST_POLL
         while True:
@@ -166,3 +172,25 @@ class TaskHandle(Generic[R]):
 
     def __repr__(self) -> str:
         return f"<TaskHandle {self._function} id={self._id} {self.status.value}>"
+
+
+def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
+    store = handle._store
+    where = store.spool_dir if isinstance(store, FileResultStore) else None if store is None else ""
+    return [handle.id, handle.function, handle.executor.name, handle.spool_file, handle.attempt, where]
+
+
+def _handle_from_json(tree: Any) -> TaskHandle[Any]:
+    task_id, function, executor, spool_file, attempt, store = tree
+    return TaskHandle(
+        task_id,
+        function=function,
+        executor=TaskExecutor[executor],
+        spool_file=spool_file,
+        attempt=attempt,
+        store=None if store is None else FileResultStore(store) if store else IN_PROCESS,
+    )
+
+
+# A task may return a handle (chaining: "return current_task(next_file)"): it travels as its ids.
+_codec.register_type(TaskHandle, "$handle", _handle_to_json, _handle_from_json)

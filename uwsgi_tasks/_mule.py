@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from typing import Any
+
+import attrs
 
 from . import _codec, _uwsgi
 from ._exceptions import ConfigurationError, DecodeError, EncodeError, SpoolError
@@ -88,9 +92,32 @@ def run_message(message: bytes) -> None:
         )
         return
     ran = execute(spec)
+    _record(ran.outcome.for_store(spec.store_result))
     if ran.next_attempt is not None:
         try:
-            send(ran.next_attempt)
+            _send_retry(ran.next_attempt)
         except Exception as e:
-            logger.error("task %s: can't send its retry to a mule: %s", spec.task_id, e)
-    _record(ran.outcome.for_store(spec.store_result))
+            logger.error("task %s: can't send its retry: %s", spec.task_id, e)
+
+
+def _send_retry(spec: TaskSpec) -> None:
+    """A mule has no ``at``: a delayed retry waits in the spooler when there is one, which hands it
+    back to a mule when due; without a spooler it waits in a timer thread of this mule (and is lost
+    if the mule restarts meanwhile, like any message in a mule's queue)."""
+    if spec.at is None:
+        send(spec)
+    elif _uwsgi.has_spooler():
+        from . import _spooler  # here: _spooler imports this module
+
+        _spooler.send(spec)
+    else:
+        timer = threading.Timer(max(spec.at - time.time(), 0), _send_later, (spec,))
+        timer.daemon = True
+        timer.start()
+
+
+def _send_later(spec: TaskSpec) -> None:
+    try:
+        send(attrs.evolve(spec, at=None))
+    except Exception as e:
+        logger.error("task %s: can't send its retry: %s", spec.task_id, e)

@@ -8,6 +8,8 @@ renamed into place, so a reader sees a whole record or none.
 from __future__ import annotations
 
 import os
+import threading
+from collections import OrderedDict
 from typing import Final, Protocol
 
 from . import _codec
@@ -67,3 +69,30 @@ class FileResultStore:
 
     def __repr__(self) -> str:
         return f"<FileResultStore {self.root}>"
+
+
+class MemoryResultStore:
+    """Outcomes of tasks run in place, kept in this process (the newest *size* of them)."""
+
+    def __init__(self, size: int = 10_000) -> None:
+        self.size = size
+        self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def put(self, outcome: Outcome) -> None:
+        with self._lock:
+            self._outcomes[outcome.task_id] = outcome
+            self._outcomes.move_to_end(outcome.task_id)
+            while len(self._outcomes) > self.size:
+                self._outcomes.popitem(last=False)
+
+    def get(self, task_id: str) -> Outcome | None:
+        with self._lock:
+            return self._outcomes.get(task_id)
+
+    def __repr__(self) -> str:
+        return f"<MemoryResultStore {len(self._outcomes)} outcomes>"
+
+
+#: Where in-place runs record their outcomes, so a handle that travelled as a value finds them.
+IN_PROCESS: Final = MemoryResultStore()

@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from . import _codec, _kick, _uwsgi
+from . import _codec, _kick, _mule, _uwsgi, _waker
 from ._exceptions import ConfigurationError, DecodeError, ExecutorUnavailable, SpoolError
 from ._execute import Ran, execute
 from ._handle import TaskHandle
@@ -56,6 +56,8 @@ def send(spec: TaskSpec) -> TaskHandle[Any]:
     except ValueError as e:
         raise SpoolError(f"uWSGI refused to spool task {spec.task_id} ({spec.function}): {e}") from e
     _kick.after_spool()
+    if spec.at is not None:
+        _waker.note_due(directory, spec.at)
     if encoded.pickled:
         logger.debug("task %s (%s): pickled %s", spec.task_id, spec.function, ", ".join(encoded.pickled))
     return TaskHandle(
@@ -140,6 +142,16 @@ def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
     return _uwsgi.SPOOL_OK
 
 
+def _hand_to_mule(path: str, spec: TaskSpec) -> int:
+    """A mule task's delayed retry, kept here until due: now it goes back to a mule."""
+    try:
+        _mule.send(attrs.evolve(spec, at=None))
+    except Exception as e:
+        set_aside(path, f"could not hand the retry back to mule {spec.mule!r}: {e!r}", spec.task_id)
+        return _uwsgi.SPOOL_RETRY
+    return _uwsgi.SPOOL_OK
+
+
 def run_spooled(env: SpoolerEnv) -> int:
     """Run one of our spool files; the return code tells uWSGI whether to delete it."""
     path = locate(env)
@@ -148,6 +160,8 @@ def run_spooled(env: SpoolerEnv) -> int:
     except DecodeError as e:
         set_aside(path, f"undecodable: {e}")
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
+    if spec.mule is not None:
+        return _hand_to_mule(path, spec)
     _kick.task_started()
     try:
         ran = execute(spec)

@@ -68,7 +68,10 @@ class Task(Generic[P, R]):
     def _send_again(
         self, current: CurrentTask, args: tuple[Any, ...], kwargs: dict[str, Any]
     ) -> TaskHandle[R]:
-        return _dispatch.send(self, self.config.executor, args, kwargs, buffer=current.buffer)
+        """`CurrentTask.__call__`: send this task again, with the running task's buffer and changes."""
+        overrides = current._overrides()
+        again = self.options(**overrides) if overrides else self
+        return _dispatch.send(again, again.config.executor, args, kwargs, buffer=current.buffer)
 
     def __repr__(self) -> str:
         return f"<Task {self.path} executor={self.config.executor.name}>"

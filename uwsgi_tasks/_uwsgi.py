@@ -134,6 +134,14 @@ def install_spooler(callable_: SpoolerCallable) -> None:
     uwsgi.spooler = callable_
 
 
+def installed_post_fork_hook() -> Callable[[], object] | None:
+    return getattr(uwsgi, "post_fork_hook", None) if RUNNING else None
+
+
+def install_post_fork_hook(hook: Callable[[], object]) -> None:
+    uwsgi.post_fork_hook = hook
+
+
 def installed_mule_hook() -> MuleHook | None:
     return getattr(uwsgi, "mule_msg_hook", None) if RUNNING else None
 

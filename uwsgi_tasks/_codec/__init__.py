@@ -20,7 +20,7 @@ import attrs
 from .._exceptions import DecodeError
 from .._outcome import Outcome
 from .._spec import TaskSpec
-from . import _envelope, _spoolfile
+from . import _envelope, _spoolfile, _values
 
 VERSION_KEY: Final = b"uwsgi_tasks"
 VERSION: Final = b"1"
@@ -101,6 +101,9 @@ def decode_mule(message: bytes) -> TaskSpec:
     if not is_mule_message(message):
         raise DecodeError("not a uwsgi_tasks mule message")
     return _envelope.loads(message[len(MULE_MAGIC) :])
+
+
+register_type = _values.register_type
 
 
 def encode_value(value: Any, where: str = "the result") -> Encoded[bytes]:

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -35,6 +35,8 @@ import cattrs
 
 from .._exceptions import DecodeError
 from . import _signing
+
+T = TypeVar("T")
 
 JSON: TypeAlias = "bool | int | float | str | list[JSON] | dict[str, JSON] | None"
 
@@ -209,6 +211,14 @@ _TAGGED: dict[type, Callable[[Encoder, Any, str], JSON]] = {
     Decimal: lambda enc, v, where: {"$decimal": str(v)},
     uuid.UUID: lambda enc, v, where: {"$uuid": v.hex},
 }
+
+
+def register_type(
+    cls: type[T], tag: str, to_json: Callable[[T], JSON], from_json: Callable[[Any], T]
+) -> None:
+    """Carry instances of *cls* (exactly) as ``{tag: to_json(value)}``."""
+    _TAGGED[cls] = lambda enc, value, where: {tag: to_json(value)}
+    _DECODERS[tag] = from_json
 
 
 def _wall(parts: Any, parse: Callable[[str], Any]) -> Any:

@@ -104,6 +104,25 @@ def ignored(name: str) -> None:
     raise Ignore("not needed")
 
 
+def _deep_id() -> str | None:
+    current = get_current_task()
+    return current.id if current else None
+
+
+@task(retry_count=2, retry_timeout=5)
+def introspect(name: str) -> None:
+    current = get_current_task()
+    assert current is not None
+    seen = {
+        "attempt": current.attempt,
+        "retry_count": current.retry_count,
+        "retry_timeout": current.retry_timeout,
+        "buffer": current.buffer,
+        "deep": _deep_id(),
+    }
+    record(name, seen=json.dumps(seen))
+
+
 @task(spooler_return=True)
 def returns_code(name: str, code: Any) -> Any:
     record(name)

@@ -1,0 +1,97 @@
+"""Starting scheduled tasks on time, whatever ``--spooler-frequency`` says.
+
+uWSGI skips a spool file whose ``at`` (its mtime) is in the future and only looks again at its next
+scan, ``--spooler-frequency`` seconds later (30 by default): a task due in 2 s could start 30 s late,
+and so could every retry with a delay. So every time a task is spooled with ``at``, its due second is
+noted as an empty file ``<spool dir>/.uwsgi_tasks/due/<unix second>``, and each spooler process runs a
+small thread that sleeps until the next due second and then wakes its own spooler with SIGUSR1, as a
+producer's spool would. Due notes survive restarts; old ones are removed by the spoolers.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import threading
+import time
+from typing import Final
+
+from . import _uwsgi
+from ._results import state_dir
+
+logger = logging.getLogger("uwsgi_tasks")
+
+# How often a spooler re-reads the due notes, to see tasks scheduled since it last looked.
+_POLL: Final = 0.25
+# A due note older than this has been acted on by every spooler.
+_KEEP: Final = 300
+# uWSGI compares whole seconds: wake a little after the second starts.
+_AFTER: Final = 0.02
+
+_started_in: int | None = None
+
+
+def _due_dir(spool_dir: str) -> str:
+    return os.path.join(state_dir(spool_dir), "due")
+
+
+def note_due(spool_dir: str, at: int) -> None:
+    """Record that a task in *spool_dir* is due at unix second *at*."""
+    path = os.path.join(_due_dir(spool_dir), str(at))
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o640)
+    except FileNotFoundError:
+        os.makedirs(_due_dir(spool_dir), mode=0o750, exist_ok=True)
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o640)
+    os.close(fd)
+
+
+def _read_dues(now: float) -> list[int]:
+    dues: list[int] = []
+    for spool_dir in _uwsgi.spooler_dirs():
+        directory = _due_dir(spool_dir)
+        try:
+            names = os.listdir(directory)
+        except FileNotFoundError:
+            continue
+        for name in names:
+            if not name.isdigit():
+                continue
+            due = int(name)
+            if due < now - _KEEP:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(directory, name))
+            else:
+                dues.append(due)
+    return dues
+
+
+def _watch() -> None:
+    woken_up_to = int(time.time()) - 1  # at start uWSGI scans anyway
+    pid = os.getpid()
+    while True:
+        pause = _POLL
+        try:
+            now = time.time()
+            dues = _read_dues(now)
+            passed = [due for due in dues if woken_up_to < due <= now]
+            if passed:
+                os.kill(pid, signal.SIGUSR1)
+                woken_up_to = max(passed)
+            upcoming = [due for due in dues if due > now]
+            if upcoming:
+                pause = min(min(upcoming) + _AFTER - now, _POLL)
+        except Exception:  # never let the thread die: scheduled tasks would silently run late
+            logger.exception("uwsgi_tasks waker: can't read the due notes")
+        time.sleep(max(pause, _AFTER))
+
+
+def start() -> None:
+    """Start the wake-up thread of this spooler process (once per process)."""
+    global _started_in
+    if _started_in == os.getpid() or not _uwsgi.i_am_the_spooler():
+        return
+    _started_in = os.getpid()
+    threading.Thread(target=_watch, name="uwsgi_tasks-waker", daemon=True).start()
