@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import os
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Final
 
 import attrs
@@ -29,6 +30,7 @@ class _Settings:
 
     secret: bytes | None = None
     old_secrets: tuple[bytes, ...] = ()
+    result_ttl: float = 7 * 86400.0
 
 
 _settings = _Settings()
@@ -45,6 +47,7 @@ def configure(
     *,
     secret: str | bytes | _Unset | None = _UNSET,
     old_secrets: Sequence[str | bytes] | _Unset = _UNSET,
+    result_ttl: float | timedelta | _Unset = _UNSET,
 ) -> None:
     """Set the secret that signs pickled payloads, in this process.
 
@@ -53,6 +56,8 @@ def configure(
             to the ``UWSGI_TASKS_SECRET`` environment variable. At least 16 bytes.
         old_secrets: secrets that are still accepted when verifying, so keys can be rotated: deploy
             the new secret with the old one here, and drop it once old tasks have drained.
+        result_ttl: how long outcome records are kept (seconds or a timedelta; 7 days by default).
+            Spoolers and mules remove older ones as they write new ones, at most once a minute.
 
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module
     is imported, so workers, spoolers and mules all see it.
@@ -61,6 +66,16 @@ def configure(
         _settings.secret = None if secret is None else _as_key(secret)
     if old_secrets is not _UNSET:
         _settings.old_secrets = tuple(_as_key(k) for k in old_secrets)
+    if result_ttl is not _UNSET:
+        ttl = result_ttl.total_seconds() if isinstance(result_ttl, timedelta) else float(result_ttl)
+        if not ttl > 0:
+            raise ValueError(f"result_ttl must be positive, not {result_ttl!r}")
+        _settings.result_ttl = ttl
+
+
+def result_ttl() -> float:
+    """Seconds an outcome record is kept."""
+    return _settings.result_ttl
 
 
 def signing_keys() -> tuple[bytes, ...]:

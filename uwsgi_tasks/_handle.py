@@ -1,30 +1,38 @@
-"""TaskHandle[R]: a futures-like view of a sent task, whose status is read from the world."""
+"""TaskHandle[R]: a futures-like view of a sent task, whose status is read from the world.
+
+A handle holds ids, not state: the task id, the spool file of the attempt it last saw, and where
+outcomes are recorded. Every question it answers is read again from the spool directory and the
+result store, so the same handle works in any process that can see them.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import time
+from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar, cast
 
-from . import _codec
+from . import _codec, _locks, _spooldir, _status, _uwsgi, _watch
 from ._exceptions import ConfigurationError, ResultTimeout, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
-from ._outcome import Outcome, TaskStatus
+from ._outcome import ErrorInfo, Outcome, TaskStatus
 from ._results import IN_PROCESS, FileResultStore, ResultStore
 
 R = TypeVar("R")
 
-# Polling backs off from 2 ms to 100 ms: quick for short tasks, cheap for long ones.
-_FIRST_POLL = 0.002
-_LONGEST_POLL = 0.1
+# Waiting polls the store's version (one stat) from 1 ms, backing off to 20 ms: quick for short tasks,
+# about 50 cheap wake-ups a second for long ones.
+_FIRST_POLL = 0.001
+_LONGEST_POLL = 0.02
 
 
 class TaskHandle(Generic[R]):
     """A task that was sent (or run in place), and what became of it.
 
-    *id* is the task id (the same for every attempt); *spool_file* the path of the current attempt's
-    spool file, or None when the task did not go through the spooler; *pickled* names the arguments
-    that had to be sent as signed pickles rather than JSON.
+    *id* is the task id (the same for every attempt); *spool_file* is the spool file of the attempt
+    the handle last saw, or None when there is none (done, a mule task, in place); *pickled* names the
+    arguments that were sent as signed pickles rather than JSON.
     """
 
     __slots__ = (
@@ -62,13 +70,32 @@ class TaskHandle(Generic[R]):
         self._error = error
         self._store = store
 
+    @classmethod
+    def from_id(cls, task_id: str, spool_dir: str | os.PathLike[str] | None = None) -> TaskHandle[Any]:
+        """Rebuild the handle of task *task_id* sent to *spool_dir* (by default, this instance's first
+        spooler). Works in any process that can read the directory; finding a task that has not run
+        yet reads the spool files, so it costs more on a long queue."""
+        if spool_dir is None:
+            dirs = _uwsgi.spooler_dirs()
+            if not dirs:
+                raise TypeError("from_id() needs spool_dir= outside a uWSGI instance with a spooler")
+            spool_dir = dirs[0]
+        directory = os.fspath(spool_dir)
+        _spooldir.check_spool_dir(directory)
+        store = FileResultStore(directory)
+        record = store.get(task_id)
+        entry = None if record is not None and record.status.done else _spooldir.find(directory, task_id)
+        function = str(entry.spec.get("function", "")) if entry is not None and entry.spec else ""
+        path = entry.path if entry is not None else None
+        return cls(task_id, function=function, executor=TaskExecutor.SPOOLER, spool_file=path, store=store)
+
     @property
     def id(self) -> str:
         return self._id
 
     @property
     def function(self) -> str:
-        """The task's ``module:qualname``."""
+        """The task's ``module:qualname`` (empty if a rebuilt handle could not see it)."""
         return self._function
 
     @property
@@ -81,80 +108,114 @@ class TaskHandle(Generic[R]):
         return self._spool_file
 
     @property
-    def attempt(self) -> int:
-        """The attempt this handle last saw: 1 for the first run."""
-        if self._outcome is not None:
-            return self._outcome.attempts
-        return self._attempt
-
-    @property
     def pickled(self) -> tuple[str, ...]:
         return self._pickled
 
-    def _record(self) -> Outcome | None:
-        """The outcome record, if any; a final one is kept, since it never changes."""
-        if self._outcome is not None or self._store is None:
-            return self._outcome
-        record = self._store.get(self._id)
-        if record is not None and record.status.done:
-            self._outcome = record
-        return record
+    def refresh(self) -> TaskHandle[R]:
+        """Look at the world again, following retries to the current attempt's spool file."""
+        self._observe()
+        return self
+
+    def _observe(self) -> _status.Observation:
+        if self._outcome is not None:
+            return _status.Observation(self._outcome.status, self._outcome.attempts, None, self._outcome)
+        seen = _status.observe(self._id, self._store, self._spool_file, self._attempt)
+        if seen.record is not None and seen.record.status.done:
+            self._outcome = seen.record  # final: it never changes again
+        self._attempt = seen.attempt
+        if seen.spool_file is not None or seen.status.done:
+            self._spool_file = seen.spool_file
+        return seen
 
     @property
     def status(self) -> TaskStatus:
         """Where the task is now, read from the world on every access."""
-        record = self._record()
-        if record is not None and record.status.done:
-            return record.status
-        retrying = record is not None and record.status is TaskStatus.RETRYING
-        path = record.next_spool_file if record is not None and retrying else self._spool_file
-        if path is not None:
-            try:
-                mtime = os.stat(path).st_mtime
-            except OSError:
-                pass
-            else:
-                if retrying:
-                    return TaskStatus.RETRYING
-                return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
-        return record.status if record is not None else TaskStatus.UNKNOWN
+        return self._observe().status
+
+    @property
+    def attempt(self) -> int:
+        """The attempt this handle last saw: 1 for the first run."""
+        return self._observe().attempt
 
     def done(self) -> bool:
         """Whether the task succeeded, failed or was cancelled."""
         return self.status.done
 
-    def _wait(self, timeout: float | None) -> Outcome:
+    def running(self) -> bool:
+        return self.status is TaskStatus.RUNNING
+
+    def cancelled(self) -> bool:
+        return self.status is TaskStatus.CANCELLED
+
+    def cancel(self) -> bool:
+        """Remove the task before it runs: True if it will never run, False if it is running, done,
+        or not in a spool file (a mule task can't be taken back).
+
+        The spooler's own lock is taken first, so the task can't start while it is being removed.
+        """
+        seen = self._observe()
+        path = seen.spool_file
+        if seen.status.done or path is None or not isinstance(self._store, FileResultStore):
+            return False
+        try:
+            with _locks.locked(path) as ours:
+                if not ours:
+                    return False
+                os.unlink(path)
+        except FileNotFoundError:
+            return False
+        now = time.time()
+        error = ErrorInfo("uwsgi_tasks.TaskCancelled", "cancelled before it ran")
+        self._store.put(Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error))
+        self._spool_file = None
+        return True
+
+    def _final(self) -> Outcome | None:
+        if self._outcome is None and self._store is not None:
+            record = self._store.get(self._id)
+            if record is not None and record.status.done:
+                self._outcome = record
+        return self._outcome
+
+    def _check_observable(self) -> None:
         if self._store is None and self._outcome is None:
             raise ConfigurationError(
                 f"task {self._id}: its outcome is recorded nowhere this process can read (outcomes "
                 "of mule tasks are recorded in the instance's first spooler directory; it has none)"
             )
+
+    def _wait(self, timeout: float | None) -> Outcome:
+        self._check_observable()
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause = _FIRST_POLL
+        pause, seen_version = _FIRST_POLL, object()
         while True:
-            record = self._record()
-            if record is not None and record.status.done:
-                return record
+            version = self._store.version() if self._store is not None else None
+            if version != seen_version:
+                seen_version = version
+                final = self._final()
+                if final is not None:
+                    return final
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
-                raise ResultTimeout(
-                    f"task {self._id} did not finish within {timeout} s (status: {self.status.value})"
-                )
+                raise ResultTimeout(f"task {self._id} not done within {timeout} s ({self.status.value})")
             time.sleep(pause if left is None else min(pause, left))
             pause = min(pause * 2, _LONGEST_POLL)
 
-    def result(self, timeout: float | None = None) -> R:
-        """The task's return value, waiting up to *timeout* seconds (None: as long as it takes).
-
-        Raises `TaskFailed` (with the remote error's type, message and traceback) if the task failed,
-        `TaskCancelled` if it was cancelled, `ResultTimeout` if it is not done in time.
-        """
-        outcome = self._wait(timeout)
+    def _unwrap(self, outcome: Outcome) -> R:
         try:
             outcome.raise_for_status()
         except TaskFailed as e:
             raise e from self._error
         return cast(R, outcome.value)
+
+    def result(self, timeout: float | None = None) -> R:
+        """The task's return value, waiting up to *timeout* seconds (None: as long as it takes).
+
+        A task that returned None gives None. Raises `TaskFailed` (with the remote error's type,
+        message and traceback) if it failed, `TaskCancelled` if it was cancelled, `ResultTimeout` if
+        it is not done in time.
+        """
+        return self._unwrap(self._wait(timeout))
 
     def exception(self, timeout: float | None = None) -> TaskFailed | None:
         """The task's failure as a `TaskFailed`, or None if it succeeded; waits like `result`.
@@ -170,6 +231,32 @@ class TaskHandle(Generic[R]):
             raise
         return None
 
+    def add_done_callback(self, callback: Callable[[TaskHandle[R]], object]) -> None:
+        """Call *callback(handle)* once the task is done: at once if it is, otherwise from a
+        background thread of this process that watches the result store."""
+        self._check_observable()
+        if self._final() is not None:
+            callback(self)
+        else:
+            _watch.when_done(self, callback)
+
+    async def _wait_async(self) -> R:
+        self._check_observable()
+        pause, seen_version = _FIRST_POLL, object()
+        while True:
+            version = self._store.version() if self._store is not None else None
+            if version != seen_version:
+                seen_version = version
+                final = self._final()
+                if final is not None:
+                    return self._unwrap(final)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, _LONGEST_POLL)
+
+    def __await__(self) -> Generator[Any, None, R]:
+        """``await handle`` gives the result (or raises) without blocking the event loop."""
+        return self._wait_async().__await__()
+
     def __repr__(self) -> str:
         return f"<TaskHandle {self._function} id={self._id} {self.status.value}>"
 
@@ -177,7 +264,7 @@ class TaskHandle(Generic[R]):
 def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
     store = handle._store
     where = store.spool_dir if isinstance(store, FileResultStore) else None if store is None else ""
-    return [handle.id, handle.function, handle.executor.name, handle.spool_file, handle.attempt, where]
+    return [handle.id, handle.function, handle.executor.name, handle.spool_file, handle._attempt, where]
 
 
 def _handle_from_json(tree: Any) -> TaskHandle[Any]:

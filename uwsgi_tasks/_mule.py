@@ -14,7 +14,7 @@ from ._exceptions import ConfigurationError, DecodeError, EncodeError, SpoolErro
 from ._execute import execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
-from ._outcome import Outcome
+from ._outcome import Outcome, TaskStatus
 from ._results import FileResultStore, ResultStore
 from ._spec import TaskSpec
 
@@ -91,6 +91,8 @@ def run_message(message: bytes) -> None:
             e,
         )
         return
+    started = time.time()
+    _record(Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
     ran = execute(spec)
     _record(ran.outcome.for_store(spec.store_result))
     if ran.next_attempt is not None:

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections import OrderedDict
 from typing import Final, Protocol
 
 from . import _codec
+from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
 
 STATE_DIR: Final = ".uwsgi_tasks"
+
+# Records older than the TTL are removed by whoever writes records, at most this often per process.
+_PRUNE_EVERY: Final = 60.0
+_pruned: dict[str, float] = {}
 
 
 class ResultStore(Protocol):
@@ -25,6 +31,10 @@ class ResultStore(Protocol):
     def put(self, outcome: Outcome) -> None: ...
 
     def get(self, task_id: str) -> Outcome | None: ...
+
+    def version(self) -> object:
+        """A value that changes whenever an outcome is put: waiters re-read records only then."""
+        ...
 
 
 def state_dir(spool_dir: str) -> str:
@@ -44,21 +54,48 @@ class FileResultStore:
         self.spool_dir = spool_dir
         self.root = os.path.join(state_dir(spool_dir), "results")
 
-    def _path(self, task_id: str) -> str:
+    def path_of(self, task_id: str) -> str:
+        """The file of *task_id*'s record (ValueError if it is not a task id)."""
         return os.path.join(self.root, _checked_id(task_id))
 
     def put(self, outcome: Outcome) -> None:
         data = _codec.encode_outcome(outcome)
         os.makedirs(self.root, mode=0o750, exist_ok=True)
-        final = self._path(outcome.task_id)
-        temporary = f"{final}.{os.getpid()}.tmp"
+        final = self.path_of(outcome.task_id)
+        temporary = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
         with open(temporary, "wb") as f:
             f.write(data)
         os.replace(temporary, final)
+        now = time.monotonic()
+        if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
+            _pruned[self.root] = now
+            self.prune(time.time() - result_ttl())
+
+    def prune(self, before: float) -> int:
+        """Remove the records last written before unix time *before*; how many were removed."""
+        removed = 0
+        try:
+            entries = list(os.scandir(self.root))
+        except FileNotFoundError:
+            return 0
+        for entry in entries:
+            try:
+                if entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+        return removed
+
+    def version(self) -> object:
+        try:
+            return os.stat(self.root).st_mtime_ns  # every record is renamed into this directory
+        except FileNotFoundError:
+            return None
 
     def get(self, task_id: str) -> Outcome | None:
         try:
-            with open(self._path(task_id), "rb") as f:
+            with open(self.path_of(task_id), "rb") as f:
                 data = f.read()
         except FileNotFoundError:
             return None
@@ -78,9 +115,14 @@ class MemoryResultStore:
         self.size = size
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
         self._lock = threading.Lock()
+        self._puts = 0
+
+    def version(self) -> object:
+        return self._puts
 
     def put(self, outcome: Outcome) -> None:
         with self._lock:
+            self._puts += 1
             self._outcomes[outcome.task_id] = outcome
             self._outcomes.move_to_end(outcome.task_id)
             while len(self._outcomes) > self.size:

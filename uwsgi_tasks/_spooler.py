@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from . import _codec, _kick, _mule, _uwsgi, _waker
+from . import _codec, _kick, _locks, _mule, _uwsgi, _waker
 from ._exceptions import ConfigurationError, DecodeError, ExecutorUnavailable, SpoolError
 from ._execute import Ran, execute
 from ._handle import TaskHandle
@@ -163,9 +163,11 @@ def run_spooled(env: SpoolerEnv) -> int:
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
     _kick.task_started()
+    _locks.running_here = path
     try:
         ran = execute(spec)
     finally:
+        _locks.running_here = None
         _kick.task_finished()
     if ran.task_missing:
         set_aside(path, str(ran.error), spec.task_id)
@@ -178,4 +180,9 @@ def run_spooled(env: SpoolerEnv) -> int:
             _record(path, ran.outcome.for_store(spec.store_result))
         return ran.exit_code
     _record(path, ran.outcome.for_store(spec.store_result))
+    if ran.outcome.status is TaskStatus.FAILED and ran.outcome.error is not None:
+        # Kept as a dead letter, so that it can be looked at and requeued.
+        error = ran.outcome.error
+        set_aside(path, f"failed on attempt {spec.attempt}: {error.type_path}: {error.message}", spec.task_id)
+        return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it
     return _uwsgi.SPOOL_OK

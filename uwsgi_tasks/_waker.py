@@ -3,9 +3,11 @@
 uWSGI skips a spool file whose ``at`` (its mtime) is in the future and only looks again at its next
 scan, ``--spooler-frequency`` seconds later (30 by default): a task due in 2 s could start 30 s late,
 and so could every retry with a delay. So every time a task is spooled with ``at``, its due second is
-noted as an empty file ``<spool dir>/.uwsgi_tasks/due/<unix second>``, and each spooler process runs a
-small thread that sleeps until the next due second and then wakes its own spooler with SIGUSR1, as a
-producer's spool would. Due notes survive restarts; old ones are removed by the spoolers.
+noted as an empty file ``<spool dir>/.uwsgi_tasks/due/<unix second>`` (written again, it gets a new
+mtime), and each spooler process runs a small thread that sleeps until the next due second and then
+wakes its own spooler with SIGUSR1, as a producer's spool would; a note written again after it acted
+wakes it again. A note due now wakes the spoolers for a file written by another process (the CLI's
+requeue, an external producer). Due notes survive restarts; old ones are removed by the spoolers.
 """
 
 from __future__ import annotations
@@ -40,16 +42,18 @@ def _due_dir(spool_dir: str) -> str:
 def note_due(spool_dir: str, at: int) -> None:
     """Record that a task in *spool_dir* is due at unix second *at*."""
     path = os.path.join(_due_dir(spool_dir), str(at))
+    flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC  # O_TRUNC: a new mtime even if the note exists
     try:
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o640)
+        fd = os.open(path, flags, 0o640)
     except FileNotFoundError:
         os.makedirs(_due_dir(spool_dir), mode=0o750, exist_ok=True)
-        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o640)
+        fd = os.open(path, flags, 0o640)
     os.close(fd)
 
 
-def _read_dues(now: float) -> list[int]:
-    dues: list[int] = []
+def _read_dues(now: float) -> dict[str, tuple[int, int]]:
+    """The due notes: path -> (due second, mtime in ns); notes long past are removed."""
+    dues: dict[str, tuple[int, int]] = {}
     for spool_dir in _uwsgi.spooler_dirs():
         directory = _due_dir(spool_dir)
         try:
@@ -59,28 +63,30 @@ def _read_dues(now: float) -> list[int]:
         for name in names:
             if not name.isdigit():
                 continue
-            due = int(name)
-            if due < now - _KEEP:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(os.path.join(directory, name))
-            else:
-                dues.append(due)
+            path = os.path.join(directory, name)
+            with contextlib.suppress(FileNotFoundError):
+                if int(name) < now - _KEEP:
+                    os.unlink(path)
+                else:
+                    dues[path] = (int(name), os.stat(path).st_mtime_ns)
     return dues
 
 
 def _watch() -> None:
-    woken_up_to = int(time.time()) - 1  # at start uWSGI scans anyway
+    acted: dict[str, int] = {}  # note -> the mtime it had when we woke the spooler for it
+    first = True
     pid = os.getpid()
     while True:
         pause = _POLL
         try:
             now = time.time()
             dues = _read_dues(now)
-            passed = [due for due in dues if woken_up_to < due <= now]
-            if passed:
+            passed = {p: mtime for p, (due, mtime) in dues.items() if due <= now and acted.get(p) != mtime}
+            if passed and not first:  # at start uWSGI scans by itself
                 os.kill(pid, signal.SIGUSR1)
-                woken_up_to = max(passed)
-            upcoming = [due for due in dues if due > now]
+            acted = {p: acted[p] for p in dues if p in acted} | passed
+            first = False
+            upcoming = [due for due, _ in dues.values() if due > now]
             if upcoming:
                 pause = min(min(upcoming) + _AFTER - now, _POLL)
         except Exception:  # never let the thread die: scheduled tasks would silently run late

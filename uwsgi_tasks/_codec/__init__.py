@@ -133,3 +133,30 @@ def pack_spool_file(message: Mapping[bytes, bytes]) -> bytes:
 def parse_spool_file(data: bytes) -> dict[bytes, bytes]:
     """A spool file's keys, its body under ``b"body"``; `DecodeError` if it isn't one."""
     return _spoolfile.parse(data)
+
+
+def spec_tree(message: Mapping[Any, bytes]) -> dict[str, Any]:
+    """The spec of a spool dict as plain JSON, values left encoded: nothing imported or unpickled."""
+    version = message.get(VERSION_KEY)
+    if version != VERSION:
+        raise DecodeError(f"unsupported uwsgi_tasks spool format {version!r}")
+    data = message.get(SPEC_KEY, message.get("body", message.get(b"body")))
+    if data is None:
+        raise DecodeError("the spool file holds no task")
+    tree = _envelope.json_tree(bytes(data), "the task")
+    if not isinstance(tree, dict):
+        raise DecodeError("the task is not a JSON object")
+    return tree
+
+
+def render_value(tree: Any) -> str:
+    """An encoded value as text for people; pickles show as ``<pickled N bytes>``."""
+    return _values.render(tree)
+
+
+def outcome_tree(data: bytes) -> dict[str, Any]:
+    """An outcome record as plain JSON, its value left encoded: nothing imported or unpickled."""
+    tree = _envelope.json_tree(data, "the outcome record")
+    if not isinstance(tree, dict):
+        raise DecodeError("the outcome record is not a JSON object")
+    return tree

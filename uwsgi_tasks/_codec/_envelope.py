@@ -77,7 +77,7 @@ def _json_bytes(tree: JSON) -> bytes:
     return text.encode("utf-8", "surrogatepass")
 
 
-def _json_tree(data: bytes, what: str) -> Any:
+def json_tree(data: bytes, what: str) -> Any:
     try:
         return json.loads(data.decode("utf-8", "surrogatepass"))
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
@@ -96,7 +96,7 @@ def dumps_value(value: Any, where: str) -> tuple[bytes, list[str]]:
 
 def loads_value(data: bytes) -> Any:
     try:
-        return decode(_json_tree(data, "the value"))
+        return decode(json_tree(data, "the value"))
     except RecursionError:
         raise DecodeError("the value is nested too deeply") from None
 
@@ -116,7 +116,7 @@ def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
 
 def loads(data: bytes) -> TaskSpec:
     """The spec in *data*; `DecodeError` for anything but a valid spec."""
-    tree = _json_tree(data, "the task")
+    tree = json_tree(data, "the task")
     if not isinstance(tree, dict):
         raise DecodeError("the task is not a JSON object")
     args, kwargs, buffer = (tree.pop(name, None) for name in _VALUE_FIELDS)
@@ -161,7 +161,7 @@ def dumps_outcome(outcome: Outcome) -> bytes:
 
 
 def loads_outcome(data: bytes) -> Outcome:
-    tree = _json_tree(data, "the outcome record")
+    tree = json_tree(data, "the outcome record")
     if not isinstance(tree, dict):
         raise DecodeError("the outcome record is not a JSON object")
     value = tree.pop("value", None)

@@ -62,13 +62,23 @@ def fail(name: str) -> None:
 
 
 @task
-def block(name: str, flag: str, timeout: float = 30) -> None:
-    """Hold the executor until *flag* exists (the test creates it)."""
+def block(name: str, flag: str, timeout: float = 30) -> str:
+    """Hold the executor until *flag* exists (the test creates it); return *name*."""
     record(name, phase="start")
     deadline = time.monotonic() + timeout
     while not os.path.exists(flag) and time.monotonic() < deadline:
         time.sleep(0.01)
     record(name, phase="end")
+    return name
+
+
+@task
+def fail_until(name: str, marker: str) -> str:
+    """Fail until *marker* exists: a task to requeue once "the bug is fixed"."""
+    record(name)
+    if not os.path.exists(marker):
+        raise RuntimeError("not yet")
+    return "fixed"
 
 
 @task

@@ -1,0 +1,124 @@
+"""Outcome records: they round-trip, are written whole, and expire without a cron job."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import uwsgi_tasks
+from tests import strategies
+from tests.strategies import same
+from uwsgi_tasks import TaskStatus, _codec, _results
+from uwsgi_tasks._outcome import ErrorInfo, Outcome
+from uwsgi_tasks._results import FileResultStore, MemoryResultStore
+
+outcomes = st.builds(
+    Outcome,
+    task_id=strategies.task_ids,
+    status=st.sampled_from(TaskStatus),
+    attempts=st.integers(1, 100),
+    started_at=st.floats(0, 4e9),
+    finished_at=st.floats(0, 4e9),
+    value=strategies.values(),
+    has_value=st.booleans(),
+    error=st.none() | st.builds(ErrorInfo, strategies.texts, strategies.texts, strategies.texts),
+    next_spool_file=st.none() | strategies.texts,
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(outcome=outcomes)
+def test_outcome_records_round_trip(secret: str, outcome: Outcome) -> None:
+    """decode(encode(outcome)) == outcome, values included (a record without a value keeps none)."""
+    back = _codec.decode_outcome(_codec.encode_outcome(outcome))
+    if outcome.has_value:
+        assert same(back.value, outcome.value)
+    else:
+        assert back.value is None
+    assert (back.task_id, back.status, back.attempts, back.error) == (
+        outcome.task_id,
+        outcome.status,
+        outcome.attempts,
+        outcome.error,
+    )
+
+
+def test_a_value_that_cannot_be_stored_records_a_failure() -> None:
+    """Without a secret, a result that needs pickling turns the record into a FAILED one, not a crash."""
+    outcome = Outcome("a" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0, strategies.Opaque(1), True)
+    back = _codec.decode_outcome(_codec.encode_outcome(outcome))
+    assert back.status is TaskStatus.FAILED
+    assert back.error is not None and "can't be stored" in back.error.message
+
+
+def test_file_records_are_written_whole_under_concurrent_writers(tmp_path: Path) -> None:
+    """Readers racing many writers of the same record only ever see a whole record."""
+    store = FileResultStore(str(tmp_path))
+    big = "x" * 200_000
+    stop = threading.Event()
+    torn: list[Any] = []
+
+    def write(n: int) -> None:
+        while not stop.is_set():
+            store.put(Outcome("b" * 32, TaskStatus.SUCCEEDED, n, 1.0, 2.0, big + str(n), True))
+
+    def read() -> None:
+        while not stop.is_set():
+            found = store.get("b" * 32)
+            if found is not None and found.value != big + str(found.attempts):
+                torn.append(found)
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in (1, 2)] + [threading.Thread(target=read)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    assert torn == []
+
+
+def test_old_records_are_pruned_by_the_writers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Records older than result_ttl are removed when a new record is written, with no cron job."""
+    uwsgi_tasks.configure(result_ttl=timedelta(hours=1))
+    try:
+        store = FileResultStore(str(tmp_path))
+        store.put(Outcome("c" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0))
+        old = time.time() - 7200
+        os.utime(store.path_of("c" * 32), (old, old))
+        monkeypatch.setattr(_results, "_pruned", {})  # as if the last pruning were a minute ago
+        store.put(Outcome("d" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0))
+        assert store.get("c" * 32) is None
+        assert store.get("d" * 32) is not None
+    finally:
+        uwsgi_tasks.configure(result_ttl=7 * 86400)
+
+
+def test_result_ttl_must_be_positive() -> None:
+    """A zero or negative TTL is refused."""
+    with pytest.raises(ValueError, match="positive"):
+        uwsgi_tasks.configure(result_ttl=0)
+
+
+def test_the_in_process_store_keeps_the_newest() -> None:
+    """In-place outcomes are kept in memory, the newest `size` of them."""
+    store = MemoryResultStore(size=2)
+    for n in range(3):
+        store.put(Outcome(f"{n}" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0))
+    assert store.get("0" * 32) is None
+    assert store.get("2" * 32) is not None
+    assert store.version() == 3
+
+
+def test_ids_that_are_not_task_ids_are_refused(tmp_path: Path) -> None:
+    """A record path is never built from something like '../x'."""
+    with pytest.raises(ValueError, match="not a task id"):
+        FileResultStore(str(tmp_path)).get("../../etc/passwd")

@@ -1,0 +1,301 @@
+"""``python -m uwsgi_tasks`` (or ``uwsgi-tasks``): the tasks of a spool directory, from a shell.
+
+Nothing read from a spool file is executed, imported or unpickled: arguments are shown as text and
+pickled values as ``<pickled N bytes>``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
+from typing import Any, TextIO
+
+from . import _codec, _spooldir, _status, _waker
+from ._exceptions import DecodeError
+from ._handle import TaskHandle
+from ._outcome import TaskStatus
+from ._results import FileResultStore, state_dir
+
+Row = dict[str, Any]
+
+
+def _when(seconds: Any) -> str | None:
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _row(entry: _spooldir.SpoolEntry, status: str, reason: str = "") -> Row:
+    spec = entry.spec or {}
+    return {
+        "task_id": _text(spec.get("task_id")),
+        "function": _text(spec.get("function")),
+        "status": status,
+        "attempt": spec.get("attempt") if isinstance(spec.get("attempt"), int) else None,
+        "at": _when(spec.get("at")),
+        "size": entry.size,
+        "file": entry.path,
+        "reason": reason or entry.problem,
+    }
+
+
+def _queued(spool_dir: str, store: FileResultStore) -> Iterator[Row]:
+    for path in _spooldir.spool_files(spool_dir):
+        try:
+            entry = _spooldir.read_entry(path)
+            row = _row(entry, entry.kind)
+            if entry.kind == "task" and row["task_id"].isalnum() and row["task_id"].isascii():
+                seen = _status.observe(row["task_id"], store, path, row["attempt"] or 1)
+                row["status"] = seen.status.value
+        except FileNotFoundError:  # it ran while we looked
+            continue
+        yield row
+
+
+def _set_aside_dir(spool_dir: str) -> str:
+    return os.path.join(state_dir(spool_dir), "set_aside")
+
+
+def _set_aside(spool_dir: str) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]]:
+    directory = _set_aside_dir(spool_dir)
+    try:
+        names = sorted(os.listdir(directory))
+    except FileNotFoundError:
+        return
+    for name in names:
+        if name.endswith(".reason.json"):
+            continue
+        path = os.path.join(directory, name)
+        try:
+            with open(path + ".reason.json", encoding="utf-8") as f:
+                reason = _text(json.load(f).get("reason"))
+        except (OSError, ValueError, AttributeError):
+            reason = ""
+        try:
+            yield path, _spooldir.read_entry(path), reason
+        except FileNotFoundError:
+            continue
+
+
+def _rows(spool_dir: str) -> list[Row]:
+    store = FileResultStore(spool_dir)
+    rows = list(_queued(spool_dir, store))
+    rows += [_row(entry, "failed", reason) for _, entry, reason in _set_aside(spool_dir)]
+    return rows
+
+
+def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
+    rows = _rows(args.spool_dir)
+    if args.json:
+        json.dump(rows, out, indent=2)
+        out.write("\n")
+        return 0
+    out.write(f"{'STATUS':<10} {'TASK ID':<32} {'ATTEMPT':>7} {'AT':<25} {'SIZE':>8}  FUNCTION\n")
+    for row in rows:
+        attempt = "" if row["attempt"] is None else str(row["attempt"])
+        function = row["function"] or f"({row['reason']})"
+        out.write(
+            f"{row['status']:<10} {row['task_id'] or '-':<32} {attempt:>7} {row['at'] or '-':<25} "
+            f"{row['size']:>8}  {function}\n"
+        )
+    out.write(f"{len(rows)} task(s)\n")
+    return 0
+
+
+def _find(spool_dir: str, task_id: str) -> tuple[str | None, _spooldir.SpoolEntry | None, str]:
+    """The spool file (queued, or set aside) of *task_id*, its content, and why it was set aside."""
+    found = _spooldir.find(spool_dir, task_id)
+    if found is not None:
+        return found.path, found, ""
+    for aside, entry, reason in _set_aside(spool_dir):
+        if entry.task_id == task_id:
+            return aside, entry, reason
+    return None, None, ""
+
+
+def _record(spool_dir: str, task_id: str) -> dict[str, Any] | None:
+    store = FileResultStore(spool_dir)
+    try:
+        with open(store.path_of(task_id), "rb") as f:
+            return _codec.outcome_tree(f.read())
+    except (FileNotFoundError, DecodeError, ValueError):
+        return None
+
+
+def _details(spool_dir: str, task_id: str) -> Row:
+    path, entry, reason = _find(spool_dir, task_id)
+    record = _record(spool_dir, task_id)
+    if entry is None and record is None:
+        raise LookupError(f"no task {task_id} in {spool_dir}")
+    handle = TaskHandle.from_id(task_id, spool_dir)
+    status = "failed" if reason else handle.status.value
+    spec = entry.spec if entry is not None and entry.spec else {}
+    details: Row = {
+        "task_id": task_id,
+        "status": status,
+        "file": path,
+        "function": _text(spec.get("function")) or handle.function,
+        "attempt": spec.get("attempt"),
+        "at": _when(spec.get("at")),
+        "args": _codec.render_value({"$tuple": spec.get("args", [])}) if spec else None,
+        "kwargs": _codec.render_value({"$d": spec.get("kwargs", {})}) if spec else None,
+        "retry": spec.get("retry"),
+        "priority": spec.get("priority"),
+        "reason": reason,
+    }
+    if record is not None:
+        details["outcome"] = {
+            "status": record.get("status"),
+            "attempts": record.get("attempts"),
+            "finished": _when(record.get("finished_at")),
+            "value": _codec.render_value(record["value"]) if record.get("has_value") else None,
+            "error": record.get("error"),
+        }
+    return details
+
+
+def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
+    details = _details(args.spool_dir, args.task_id)
+    if args.json:
+        json.dump(details, out, indent=2)
+        out.write("\n")
+        return 0
+    for key, value in details.items():
+        if value not in (None, "", {}):
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
+            out.write(f"{key + ':':<10} {shown}\n")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
+    handle = TaskHandle.from_id(args.task_id, args.spool_dir)
+    status = handle.status
+    if status is TaskStatus.UNKNOWN:
+        raise LookupError(f"no task {args.task_id} in {args.spool_dir}")
+    if handle.cancel():
+        out.write(f"cancelled {args.task_id}\n")
+        return 0
+    out.write(f"not cancelled: {args.task_id} is {handle.status.value}\n")
+    return 1
+
+
+def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
+    found = next(((p, e) for p, e, _ in _set_aside(args.spool_dir) if e.task_id == args.task_id), None)
+    if found is None:
+        raise LookupError(f"no failed (set-aside) task {args.task_id} in {args.spool_dir}")
+    path, entry = found
+    priority = entry.spec.get("priority") if entry.spec else None
+    directory = args.spool_dir
+    if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0:
+        directory = os.path.join(directory, str(priority))
+        os.makedirs(directory, exist_ok=True)
+    target = os.path.join(directory, os.path.basename(path))
+    os.utime(path)  # due now, whatever its at= was
+    os.rename(path, target)
+    for leftover in (path + ".reason.json", FileResultStore(args.spool_dir).path_of(args.task_id)):
+        if os.path.exists(leftover):
+            os.unlink(leftover)
+    _waker.note_due(args.spool_dir, int(time.time()))  # running spoolers wake up for it
+    out.write(f"requeued {args.task_id} as {target}\n")
+    return 0
+
+
+_AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def _age(text: str) -> float:
+    match = _AGE.match(text.strip())
+    if match is None:
+        raise argparse.ArgumentTypeError(
+            f"an age is a number with s, m, h or d, like 30m or 7d; not {text!r}"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
+    if not args.failed and args.older_than is None:
+        raise ValueError("purge needs --failed, --older-than AGE, or both")
+    before = time.time() - (args.older_than or 0)
+    removed = 0
+    for path, _, _ in list(_set_aside(args.spool_dir)):
+        if os.stat(path).st_mtime <= before:
+            for name in (path, path + ".reason.json"):
+                if os.path.exists(name):
+                    os.unlink(name)
+            removed += 1
+    store = FileResultStore(args.spool_dir)
+    try:
+        names = os.listdir(store.root)
+    except FileNotFoundError:
+        names = []
+    failed = {TaskStatus.FAILED.value, TaskStatus.CANCELLED.value}
+    for name in names:
+        path = os.path.join(store.root, name)
+        try:
+            if os.stat(path).st_mtime > before:
+                continue
+            if args.failed:
+                with open(path, "rb") as f:
+                    if _codec.outcome_tree(f.read()).get("status") not in failed:
+                        continue
+            os.unlink(path)
+            removed += 1
+        except (FileNotFoundError, DecodeError):
+            continue
+    out.write(f"purged {removed} record(s) and set-aside task(s)\n")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m uwsgi_tasks", description="Look at and manage the tasks of a uWSGI spool directory."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(
+        name: str, run: Callable[[argparse.Namespace, TextIO], int], about: str
+    ) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=about, description=about)
+        sub.add_argument("spool_dir", help="the spooler directory")
+        sub.set_defaults(run=run)
+        return sub
+
+    listing = command("list", cmd_list, "tasks queued, scheduled, running, retrying, and failed")
+    listing.add_argument("--json", action="store_true", help="one JSON array")
+    show = command("show", cmd_show, "one task: its spool file, arguments and outcome")
+    show.add_argument("task_id")
+    show.add_argument("--json", action="store_true")
+    command("cancel", cmd_cancel, "remove a task that has not started").add_argument("task_id")
+    command("requeue", cmd_requeue, "put a failed (set-aside) task back in the queue").add_argument("task_id")
+    purge = command("purge", cmd_purge, "remove old outcome records and set-aside tasks")
+    purge.add_argument("--failed", action="store_true", help="only failed and cancelled tasks")
+    purge.add_argument("--older-than", type=_age, metavar="AGE", help="only older than AGE (30m, 12h, 7d)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 not found or not done, 2 usage)."""
+    args = _parser().parse_args(argv)
+    stream = sys.stdout if out is None else out
+    try:
+        _spooldir.check_spool_dir(args.spool_dir)
+        result: int = args.run(args, stream)
+    except (OSError, LookupError, ValueError) as e:
+        message = e.args[0] if isinstance(e, LookupError) and e.args else e
+        print(f"python -m uwsgi_tasks: error: {message}", file=sys.stderr)
+        return 1
+    return result

@@ -1,0 +1,53 @@
+"""Reading a task's status from the world: its outcome record, its spool file, the file's lock.
+
+The executing side writes the outcome record before uWSGI deletes the spool file, so a task is never
+seen gone without an outcome, and statuses move forward only.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import attrs
+
+from . import _locks
+from ._outcome import Outcome, TaskStatus
+from ._results import ResultStore
+
+
+@attrs.frozen
+class Observation:
+    """What was seen: the status, the attempt it concerns, and the current spool file if any."""
+
+    status: TaskStatus
+    attempt: int
+    spool_file: str | None
+    record: Outcome | None
+
+
+def _file_status(path: str) -> TaskStatus | None:
+    """SCHEDULED, QUEUED or RUNNING from the spool file; None when the file is gone."""
+    try:
+        if _locks.holder(path) is not None:
+            return TaskStatus.RUNNING
+        mtime = os.stat(path).st_mtime
+    except FileNotFoundError:
+        return None
+    return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
+
+
+def observe(task_id: str, store: ResultStore | None, spool_file: str | None, attempt: int) -> Observation:
+    record = store.get(task_id) if store is not None else None
+    if record is not None and record.status.done:
+        return Observation(record.status, record.attempts, None, record)
+    if record is not None and record.status is TaskStatus.RETRYING:
+        attempt, spool_file = record.attempts + 1, record.next_spool_file
+    found = _file_status(spool_file) if spool_file is not None else None
+    if found is None:
+        # No file: a mule reports RUNNING in its record; anything else is unknown, never "pending".
+        running = record is not None and record.status is TaskStatus.RUNNING
+        return Observation(TaskStatus.RUNNING if running else TaskStatus.UNKNOWN, attempt, None, record)
+    if record is not None and record.status is TaskStatus.RETRYING and found is not TaskStatus.RUNNING:
+        found = TaskStatus.RETRYING
+    return Observation(found, attempt, spool_file, record)
