@@ -137,7 +137,9 @@ def _run_in_place(spec: TaskSpec, requested: TaskExecutor) -> tuple[Ran, tuple[s
 
 def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     ran, pickled = _run_in_place(spec, requested)
-    _results.IN_PROCESS.put(ran.outcome)
+    # Inside a uWSGI instance with a spooler directory the outcome goes where every process sees it.
+    store = _mule.result_store() or _results.IN_PROCESS
+    store.put(ran.outcome.for_store(spec.store_result))
     return TaskHandle(
         spec.task_id,
         function=spec.function,
@@ -145,7 +147,7 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
         pickled=pickled,
         outcome=ran.outcome,
         error=ran.error,
-        store=_results.IN_PROCESS,
+        store=store,
     )
 
 

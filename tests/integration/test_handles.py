@@ -202,3 +202,11 @@ def test_a_failed_task_is_listed_and_requeued_from_the_cli(
     again = TaskHandle.from_id(answer["id"], spool_dir)
     assert again.result(timeout=5) == "fixed"
     assert len(records(shared_server, "requeued")) == 2
+
+
+def test_in_place_runs_inside_uwsgi_record_where_every_process_sees_them(shared_server: UwsgiServer) -> None:
+    """A RUNTIME task run in a worker records its outcome in the spooler directory's store."""
+    answer = call(shared_server, "note", "in-worker", 7, via="__call__", options={"executor": "RUNTIME"})
+    assert answer["executor"] == "RUNTIME"
+    assert records(shared_server, "in-worker")[0]["role"].startswith("worker")
+    assert handle_of(shared_server, answer).result(timeout=1) == 7
