@@ -35,8 +35,19 @@ from ._exceptions import (
 from ._handle import TaskHandle
 from ._options import TaskExecutor, TaskOptionsDict
 from ._outcome import TaskStatus
+from ._periodic import (
+    CronTask,
+    SignalTask,
+    TimerTask,
+    cron,
+    cron_lazy,
+    rbtimer,
+    rbtimer_lazy,
+    signal,
+    timer,
+    timer_lazy,
+)
 from ._retry import Jitter, RetryPolicy
-from ._signals import cron, cron_lazy, timer, timer_lazy
 from ._task import Task, TaskDecorator, task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
 from .contrib.django import django_setup
@@ -46,6 +57,7 @@ __all__ = [
     "configure",
     "cron",
     "cron_lazy",
+    "CronTask",
     "CurrentTask",
     "DecodeError",
     "django_setup",
@@ -54,12 +66,16 @@ __all__ = [
     "get_current_task",
     "Ignore",
     "Jitter",
+    "rbtimer",
+    "rbtimer_lazy",
     "ResultTimeout",
     "Retry",
     "RetryPolicy",
     "RetryTaskException",
     "SerializationError",
     "set_uwsgi_callbacks",
+    "signal",
+    "SignalTask",
     "SPOOL_IGNORE",
     "SPOOL_OK",
     "SPOOL_RETRY",
@@ -76,6 +92,7 @@ __all__ = [
     "TaskStatus",
     "timer",
     "timer_lazy",
+    "TimerTask",
     "UwsgiTasksError",
 ]
 

@@ -154,7 +154,16 @@ def _hand_to_mule(path: str, spec: TaskSpec) -> int:
 
 def run_spooled(env: SpoolerEnv) -> int:
     """Run one of our spool files; the return code tells uWSGI whether to delete it."""
-    path = locate(env)
+    # uWSGI counts this spooler as busy until we return (it doesn't wake a busy spooler): say so on
+    # the board from the first to the last moment, so producers kick it instead.
+    _kick.task_started()
+    try:
+        return _run(locate(env), env)
+    finally:
+        _kick.task_finished()
+
+
+def _run(path: str, env: SpoolerEnv) -> int:
     try:
         spec = _codec.decode_spool(env)
     except DecodeError as e:
@@ -162,13 +171,11 @@ def run_spooled(env: SpoolerEnv) -> int:
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
-    _kick.task_started()
     _locks.running_here = path
     try:
         ran = execute(spec)
     finally:
         _locks.running_here = None
-        _kick.task_finished()
     if ran.task_missing:
         set_aside(path, str(ran.error), spec.task_id)
         _record(path, ran.outcome)

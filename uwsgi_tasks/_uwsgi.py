@@ -148,3 +148,32 @@ def installed_mule_hook() -> MuleHook | None:
 
 def install_mule_hook(hook: MuleHook) -> None:
     uwsgi.mule_msg_hook = hook
+
+
+def i_am_the_master() -> bool:
+    """Whether this is the master process (where signal handlers must be registered, before fork)."""
+    return RUNNING and uwsgi.masterpid() == os.getpid()
+
+
+def signal_registered(signum: int) -> bool:
+    return RUNNING and bool(uwsgi.signal_registered(signum))
+
+
+def register_signal(signum: int, target: str, handler: Callable[[int], object]) -> None:
+    uwsgi.register_signal(signum, target, handler)
+
+
+def raise_signal(signum: int) -> None:
+    uwsgi.signal(signum)
+
+
+def add_timer(signum: int, seconds: int, iterations: int | None) -> None:
+    """A timer raising *signum* every *seconds*; a red-black timer when *iterations* is given."""
+    if iterations is None:
+        uwsgi.add_timer(signum, seconds)
+    else:
+        uwsgi.add_rb_timer(signum, seconds, iterations)
+
+
+def add_cron(signum: int, minute: int, hour: int, day: int, month: int, weekday: int) -> None:
+    uwsgi.add_cron(signum, minute, hour, day, month, weekday)

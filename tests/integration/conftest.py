@@ -84,7 +84,8 @@ def records(server: UwsgiServer, name: str) -> list[dict[str, Any]]:
     path = results_dir(server) / f"{name}.jsonl"
     if not path.exists():
         return []
-    return [json.loads(line) for line in path.read_text().splitlines()]
+    # Only whole lines: a record being appended is not one yet.
+    return [json.loads(line) for line in path.read_text().split("\n")[:-1]]
 
 
 def wait_records(server: UwsgiServer, name: str, count: int = 1, timeout: float = 10) -> list[dict[str, Any]]:

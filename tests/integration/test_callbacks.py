@@ -64,9 +64,13 @@ def test_callbacks_chain_to_the_ones_installed_before(uwsgi_server: ServerFactor
     kick_spoolers(server)
     assert server.get_json("/mule-raw?m=hello")["sent"] is True
     foreign = results_dir(server)
-    wait_until(
-        lambda: (foreign / "foreign-spooler.jsonl").exists() and (foreign / "foreign-mule.jsonl").exists(), 10
-    )
+
+    def written(name: str) -> bool:
+        """The hook wrote its whole line (the file exists a moment before the line is in it)."""
+        path = foreign / name
+        return path.exists() and path.read_text().endswith("\n")
+
+    wait_until(lambda: written("foreign-spooler.jsonl") and written("foreign-mule.jsonl"), 10)
     spooled = json.loads((foreign / "foreign-spooler.jsonl").read_text())
     assert "b'ud_spool_func'" in spooled["keys"]
     assert json.loads((foreign / "foreign-mule.jsonl").read_text()) == {"message": "hello"}

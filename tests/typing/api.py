@@ -11,16 +11,23 @@ from datetime import timedelta
 from typing_extensions import assert_type
 
 from uwsgi_tasks import (
+    CronTask,
     CurrentTask,
     RetryPolicy,
+    SignalTask,
     Task,
     TaskDecorator,
     TaskExecutor,
     TaskFailed,
     TaskHandle,
     TaskStatus,
+    TimerTask,
+    cron,
     get_current_task,
+    signal,
     task,
+    timer,
+    timer_lazy,
 )
 
 
@@ -67,3 +74,41 @@ send_email.options(prioirty=1)  # type: ignore[call-arg]
 send_email.options(at="tomorrow", priority=[1])  # type: ignore[arg-type]
 task(retry_cont=3)  # type: ignore[call-overload]
 positional.run("1")  # type: ignore[arg-type]
+
+
+@timer(seconds=5)
+def tick(signum: int) -> None:
+    pass
+
+
+@timer_lazy(seconds=5, iterations=2)
+def later(signum: int) -> str:
+    return "x"
+
+
+@cron(minute=0, hour=3)
+def nightly(signum: int) -> None:
+    pass
+
+
+@signal(target="workers")
+def reload_config(signum: int) -> bool:
+    return True
+
+
+assert_type(tick, TimerTask[None])
+assert_type(later.run(3), str)
+assert_type(later(), bool)
+assert_type(later.start(), bool)
+assert_type(nightly, CronTask[None])
+assert_type(reload_config, SignalTask[bool])
+assert_type(reload_config(), bool)
+assert_type(reload_config.send(), None)
+
+
+def no_signal_number() -> None:
+    pass
+
+
+timer(seconds=5)(no_signal_number)  # type: ignore[arg-type]
+timer(seconds="5")  # type: ignore[call-overload]

@@ -35,6 +35,11 @@ if os.environ.get("UT_FOREIGN_HOOKS"):
 import uwsgi_tasks  # after the foreign hooks, on purpose
 from tests.integration.apps import itasks
 
+if os.environ.get("UT_SIGNALS"):
+    from tests.integration.apps import signal_tasks
+if os.environ.get("UT_EXHAUST"):
+    from tests.integration.apps import exhaust_tasks  # noqa: F401 -- imported for its side effects
+
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
@@ -89,6 +94,18 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
         uwsgi_tasks.set_uwsgi_callbacks()
         uwsgi_tasks.set_uwsgi_callbacks()
         body = {"ok": True}
+    elif path == "/signal":
+        signal_tasks.HANDLERS[query["name"][0]].send()
+        body = {"ok": True}
+    elif path == "/start-lazy":
+        signal_tasks.started_later.add_setup(seconds=1, iterations=2)
+        body = {"started": signal_tasks.started_later(), "again": signal_tasks.started_later()}
+    elif path == "/late-import":
+        try:
+            module = importlib.import_module(f"tests.integration.apps.{query['module'][0]}")
+            body = {"started": module.too_late.start()}
+        except Exception as e:
+            body = {"error": type(e).__name__, "message": str(e)}
     elif path == "/mule-raw":
         body = {"sent": uwsgi.mule_msg(query["m"][0].encode(), 1)}
     elif path == "/info":

@@ -1,0 +1,464 @@
+"""@signal, @timer, @rbtimer and @cron (eager and lazy): functions run on uWSGI signals.
+
+Each decorator returns an object, never None (0.7.3's @timer and @cron returned None): ``run(signum)``
+calls the function directly (for tests), ``start()`` (or calling a lazy one, as in 0.7.3) starts a
+timer or cron entry, ``send()`` raises a plain signal. The function receives the signal number.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload
+
+from . import _signals, _uwsgi
+from ._exceptions import ConfigurationError
+from ._options import TaskExecutor
+
+logger = logging.getLogger("uwsgi_tasks")
+
+R = TypeVar("R")
+
+
+def _whole_seconds(value: object) -> int:
+    seconds = value.total_seconds() if isinstance(value, timedelta) else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != int(seconds):
+        raise TypeError(f"uWSGI timers take whole seconds (an int or a timedelta), not {value!r}")
+    if seconds < 1:
+        raise ValueError(f"a timer needs at least 1 second, not {value!r}")
+    return int(seconds)
+
+
+def _iterations(value: object) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"iterations is a count >= 1 (or None: forever), not {value!r}")
+    return value
+
+
+class _Handler(Generic[R]):
+    """A function run when a uWSGI signal is raised, by the process(es) *target* names.
+
+    Registered in the master at import (the only place where every process gets the handler);
+    elsewhere it is inert: `run` still calls the function.
+    """
+
+    kind: ClassVar[str] = "signal handler"
+
+    def __init__(
+        self,
+        fn: Callable[[int], R],
+        *,
+        target: str | None = None,
+        signal: int | None = None,
+        executor: TaskExecutor = TaskExecutor.AUTO,
+        eager: bool = True,
+    ) -> None:
+        given: object = fn  # checked at run time, whatever the annotations say
+        if not callable(given) or isinstance(given, type):
+            raise TypeError(f"a {self.kind} decorates a function, not {fn!r}")
+        self.fn = fn
+        self.name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+        self.__doc__ = fn.__doc__
+        self.target = _signals.default_target(executor) if target is None else _signals.check_target(target)
+        self.signum: int | None = None if signal is None else _signals.check_number(signal)
+        self.registered = False
+        if _signals.can_register():
+            self.signum = _signals.register(self.name, self.signum, self.target, self._handle)
+            self.registered = True
+        elif eager and _signals.in_worker_after_fork():
+            raise ConfigurationError(self._not_registered("was imported in a worker after the fork"))
+
+    def _not_registered(self, why: str) -> str:
+        return (
+            f"{self.name}: this {self.kind} {why}, so uWSGI would run it only in this worker, if at "
+            "all. Declare it in a module the master imports before forking (the app's module without "
+            "lazy-apps, or --shared-import with lazy-apps)."
+        )
+
+    def _handle(self, signum: int) -> None:
+        try:
+            self.fn(signum)
+        except Exception:
+            logger.exception("%s %s failed on signal %d", self.kind, self.name, signum)
+
+    def run(self, signum: int | None = None) -> R:
+        """Call the function here and now, with *signum* (default: its signal number, or 0)."""
+        return self.fn(signum if signum is not None else self.signum or 0)
+
+    def _require_registered(self) -> int:
+        if self.signum is None or not self.registered:
+            raise ConfigurationError(self._not_registered("was not registered in the master"))
+        return self.signum
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name} signal={self.signum} target={self.target!r}>"
+
+
+class SignalTask(_Handler[R]):
+    """A plain signal handler, raised with `send`; calling it runs the function directly."""
+
+    def send(self) -> None:
+        """Raise the signal: uWSGI runs the handler in the target process(es). In place outside uWSGI."""
+        if not _uwsgi.RUNNING:
+            self.run()
+            return
+        _uwsgi.raise_signal(self._require_registered())
+
+    def __call__(self, signum: int | None = None) -> R:
+        return self.run(signum)
+
+
+class _Started(_Handler[R]):
+    """A timer or cron entry: the handler is registered at import, the entry added by `start`."""
+
+    _settable: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, fn: Callable[[int], R], *, lazy: bool, **options: Any) -> None:
+        self.started = False
+        super().__init__(fn, eager=not lazy, **options)
+        if not lazy and self.registered:
+            self.start()
+
+    def _add(self, signum: int) -> None:
+        raise NotImplementedError
+
+    def start(self) -> bool:
+        """Add the timer or cron entry; False if it already runs (started by any process).
+
+        Outside uWSGI it is inert (logged). Where the handler could not be registered, it raises
+        ConfigurationError instead of adding an entry nobody would run.
+        """
+        if not _uwsgi.RUNNING:
+            logger.info("%s %s: not started, uWSGI is not running", self.kind, self.name)
+            return False
+        signum = self._require_registered()
+        if not _signals.mark_started(signum):
+            return False
+        try:
+            self._add(signum)
+        except ValueError as e:
+            _signals.unmark_started(signum)
+            raise ConfigurationError(
+                f"{self.name}: uWSGI refused the {self.kind} ({e}); it allows at most "
+                f"{_signals.TABLE_LIMIT} timers, {_signals.TABLE_LIMIT} red-black timers and "
+                f"{_signals.TABLE_LIMIT} cron entries"
+            ) from e
+        self.started = True
+        return True
+
+    def __call__(self) -> bool:
+        """Start it (0.7.3's way of starting a lazy timer or cron)."""
+        return self.start()
+
+    def add_setup(self, **settings: Any) -> None:
+        """Change settings before it starts, e.g. ``add_setup(seconds=10, iterations=2)``."""
+        unknown = settings.keys() - self._settable
+        if unknown:
+            raise TypeError(
+                f"add_setup() takes {', '.join(sorted(self._settable))}, not {', '.join(sorted(unknown))}"
+            )
+        if self.started:
+            raise ConfigurationError(f"{self.name}: already started; add_setup() comes before start()")
+        for key, value in settings.items():
+            setattr(self, key, value)
+        self._validate()
+
+    def _validate(self) -> None:
+        raise NotImplementedError
+
+
+class TimerTask(_Started[R]):
+    """A function run every *seconds* on a uWSGI timer; a red-black timer stops after *iterations*."""
+
+    kind = "timer"
+    _settable = frozenset({"seconds", "iterations"})
+
+    def __init__(
+        self,
+        fn: Callable[[int], R],
+        *,
+        seconds: int | timedelta,
+        iterations: int | None = None,
+        red_black: bool = False,
+        lazy: bool = False,
+        **options: Any,
+    ) -> None:
+        self.seconds: int | timedelta = seconds
+        self.iterations = iterations
+        self.red_black = red_black or iterations is not None
+        self._validate()
+        super().__init__(fn, lazy=lazy, **options)
+
+    def _validate(self) -> None:
+        self.seconds = _whole_seconds(self.seconds)
+        self.iterations = _iterations(self.iterations)
+        self.red_black = self.red_black or self.iterations is not None
+
+    def _add(self, signum: int) -> None:
+        assert isinstance(self.seconds, int)
+        iterations = (self.iterations or 0) if self.red_black else None
+        _uwsgi.add_timer(signum, self.seconds, iterations)
+
+
+_CRON_RANGES = {
+    "minute": (-59, 59),
+    "hour": (-23, 23),
+    "day": (-31, 31),
+    "month": (-12, 12),
+    "dayweek": (-7, 7),
+}
+
+
+class CronTask(_Started[R]):
+    """A function run by uWSGI's cron: each field is an exact value, -1 for every, -N for every N."""
+
+    kind = "cron entry"
+    _settable = frozenset(_CRON_RANGES)
+
+    def __init__(
+        self,
+        fn: Callable[[int], R],
+        *,
+        minute: int = -1,
+        hour: int = -1,
+        day: int = -1,
+        month: int = -1,
+        dayweek: int = -1,
+        lazy: bool = False,
+        **options: Any,
+    ) -> None:
+        self.minute, self.hour, self.day, self.month, self.dayweek = minute, hour, day, month, dayweek
+        self._validate()
+        super().__init__(fn, lazy=lazy, **options)
+
+    def _validate(self) -> None:
+        for field, (low, high) in _CRON_RANGES.items():
+            value = getattr(self, field)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise ValueError(f"cron {field} must be an int from {low} to {high}, not {value!r}")
+        for field in ("day", "month"):
+            if getattr(self, field) == 0:
+                raise ValueError(f"cron {field} starts at 1 (-1 for every, -N for every N)")
+
+    def _add(self, signum: int) -> None:
+        _uwsgi.add_cron(signum, self.minute, self.hour, self.day, self.month, self.dayweek)
+
+
+class SignalDecorator(Protocol):
+    def __call__(self, fn: Callable[[int], R], /) -> SignalTask[R]: ...
+
+
+class TimerDecorator(Protocol):
+    def __call__(self, fn: Callable[[int], R], /) -> TimerTask[R]: ...
+
+
+class CronDecorator(Protocol):
+    def __call__(self, fn: Callable[[int], R], /) -> CronTask[R]: ...
+
+
+def signal(num: int | None = None, *, target: str | None = None) -> SignalDecorator:
+    """A handler for uWSGI signal *num* (default: a free number), raised with ``.send()``."""
+
+    def make(fn: Callable[[int], R]) -> SignalTask[R]:
+        return SignalTask(fn, signal=num, target=target)
+
+    return make
+
+
+def _timer(fn: Callable[[int], Any] | None, lazy: bool, red_black: bool, options: dict[str, Any]) -> Any:
+    def make(f: Callable[[int], Any]) -> TimerTask[Any]:
+        return TimerTask(f, lazy=lazy, red_black=red_black, **options)
+
+    return make if fn is None else make(fn)
+
+
+@overload
+def timer(
+    fn: Callable[[int], R],
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerTask[R]: ...
+@overload
+def timer(
+    fn: None = ...,
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerDecorator: ...
+def timer(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """Run the function every *seconds*, starting at import; with *iterations*, that many times."""
+    return _timer(fn, lazy=False, red_black=False, options=options)
+
+
+@overload
+def timer_lazy(
+    fn: Callable[[int], R],
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerTask[R]: ...
+@overload
+def timer_lazy(
+    fn: None = ...,
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerDecorator: ...
+def timer_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """Like `timer`, started by calling it (or ``start()``), e.g. from a view."""
+    return _timer(fn, lazy=True, red_black=False, options=options)
+
+
+@overload
+def rbtimer(
+    fn: Callable[[int], R],
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerTask[R]: ...
+@overload
+def rbtimer(
+    fn: None = ...,
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerDecorator: ...
+def rbtimer(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """A red-black timer: every *seconds*, *iterations* times (None: forever), starting at import."""
+    return _timer(fn, lazy=False, red_black=True, options=options)
+
+
+@overload
+def rbtimer_lazy(
+    fn: Callable[[int], R],
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerTask[R]: ...
+@overload
+def rbtimer_lazy(
+    fn: None = ...,
+    /,
+    *,
+    seconds: int | timedelta,
+    iterations: int | None = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> TimerDecorator: ...
+def rbtimer_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """Like `rbtimer`, started by calling it (or ``start()``)."""
+    return _timer(fn, lazy=True, red_black=True, options=options)
+
+
+def _cron(fn: Callable[[int], Any] | None, lazy: bool, options: dict[str, Any]) -> Any:
+    fields = {k: options[k] for k in _CRON_RANGES if k in options}
+    if "minute" not in fields and fields:
+        logger.warning(
+            "cron(%s): minute is -1, so it runs every minute while the other fields match "
+            "(0.7.3's @cron(hour=-1) ran every minute); give minute=0 to run once an hour",
+            ", ".join(f"{k}={v}" for k, v in fields.items()),
+        )
+
+    def make(f: Callable[[int], Any]) -> CronTask[Any]:
+        return CronTask(f, lazy=lazy, **options)
+
+    return make if fn is None else make(fn)
+
+
+@overload
+def cron(
+    fn: Callable[[int], R],
+    /,
+    *,
+    minute: int = ...,
+    hour: int = ...,
+    day: int = ...,
+    month: int = ...,
+    dayweek: int = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> CronTask[R]: ...
+@overload
+def cron(
+    fn: None = ...,
+    /,
+    *,
+    minute: int = ...,
+    hour: int = ...,
+    day: int = ...,
+    month: int = ...,
+    dayweek: int = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> CronDecorator: ...
+def cron(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """Run the function on uWSGI's cron (checked about every second, at most once a minute)."""
+    return _cron(fn, lazy=False, options=options)
+
+
+@overload
+def cron_lazy(
+    fn: Callable[[int], R],
+    /,
+    *,
+    minute: int = ...,
+    hour: int = ...,
+    day: int = ...,
+    month: int = ...,
+    dayweek: int = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> CronTask[R]: ...
+@overload
+def cron_lazy(
+    fn: None = ...,
+    /,
+    *,
+    minute: int = ...,
+    hour: int = ...,
+    day: int = ...,
+    month: int = ...,
+    dayweek: int = ...,
+    target: str | None = ...,
+    signal: int | None = ...,
+    executor: TaskExecutor = ...,
+) -> CronDecorator: ...
+def cron_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+    """Like `cron`, started by calling it (or ``start()``)."""
+    return _cron(fn, lazy=True, options=options)
