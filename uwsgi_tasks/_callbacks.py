@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 
 from . import _codec, _kick, _mule, _spooler, _uwsgi, _waker
@@ -13,38 +14,25 @@ _previous_spooler: _uwsgi.SpoolerCallable | None = None
 _previous_mule_hook: _uwsgi.MuleHook | None = None
 _previous_post_fork_hook: Callable[[], object] | None = None
 
-LEGACY_HELP = (
-    "it was written by uwsgi_tasks 0.7.3 (pickled function_name/args/setup); this version does not "
-    "unpickle files it did not sign"
-)
-
 
 def spooler(env: _uwsgi.SpoolerEnv) -> int:
     """The `uwsgi.spooler` callable: runs our spool files, hands foreign ones to the previous one."""
-    if _codec.is_spool_message(env):
+    if _codec.is_spool_message(env) or _codec.is_legacy_spool_message(env):
         return _spooler.run_spooled(env)
     if _previous_spooler is not None:
         return _previous_spooler(env)
-    path = _spooler.locate(env)
-    reason = LEGACY_HELP if _codec.is_legacy_spool_message(env) else "not a uwsgi_tasks task"
-    _spooler.set_aside(path, reason)
+    _spooler.set_aside(_spooler.locate(env), "not a uwsgi_tasks task")
     return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it and exit
 
 
 def mule_hook(message: bytes) -> object:
     """The `uwsgi.mule_msg_hook`: runs our messages, hands foreign ones to the previous hook."""
-    if _codec.is_mule_message(message):
+    if _codec.is_mule_message(message) or _codec.is_legacy_mule_message(message):
         _mule.run_message(message)
         return None
     if _previous_mule_hook is not None:
         return _previous_mule_hook(message)
-    legacy = message[:1] == b"\x80" and b"uwsgi_tasks.tasks" in message[:200]
-    logger.error(
-        "mule %d: ignored a %d-byte message: %s",
-        _uwsgi.mule_id(),
-        len(message),
-        LEGACY_HELP if legacy else "not a uwsgi_tasks task",
-    )
+    logger.error("mule %d: ignored a %d-byte message: not a uwsgi_tasks task", _uwsgi.mule_id(), len(message))
     return None
 
 
@@ -80,3 +68,23 @@ def set_uwsgi_callbacks() -> None:
         _previous_post_fork_hook = after_fork
         _uwsgi.install_post_fork_hook(post_fork_hook)
     _waker.start()  # imported in a spooler after its fork (lazy-apps with spooler-import)
+    if _uwsgi.i_am_the_master():
+        _warn_if_writable_by_others()
+
+
+def _warn_if_writable_by_others() -> None:
+    """Whoever can write a spool file chooses which task runs, with which arguments."""
+    for directory in _uwsgi.spooler_dirs():
+        try:
+            names = os.listdir(directory)
+            paths = [directory] + [os.path.join(directory, n) for n in names if n.isdigit()]
+            loose = [p for p in paths if os.stat(p).st_mode & 0o022]
+        except OSError:
+            continue
+        for path in loose:
+            logger.warning(
+                "spool directory %s is writable by other users (mode %o): they can make the spooler "
+                "run any of your tasks with any arguments; chmod go-w it",
+                path,
+                os.stat(path).st_mode & 0o777,
+            )

@@ -31,6 +31,7 @@ class _Settings:
     secret: bytes | None = None
     old_secrets: tuple[bytes, ...] = ()
     result_ttl: float = 7 * 86400.0
+    trust_legacy_pickles: bool = False
 
 
 _settings = _Settings()
@@ -48,6 +49,7 @@ def configure(
     secret: str | bytes | _Unset | None = _UNSET,
     old_secrets: Sequence[str | bytes] | _Unset = _UNSET,
     result_ttl: float | timedelta | _Unset = _UNSET,
+    trust_legacy_pickles: bool | _Unset = _UNSET,
 ) -> None:
     """Set the secret that signs pickled payloads, in this process.
 
@@ -58,6 +60,9 @@ def configure(
             the new secret with the old one here, and drop it once old tasks have drained.
         result_ttl: how long outcome records are kept (seconds or a timedelta; 7 days by default).
             Spoolers and mules remove older ones as they write new ones, at most once a minute.
+        trust_legacy_pickles: run spool files and mule messages written by uwsgi_tasks 0.7.3. They are
+            unsigned pickles, so this trusts whoever can write into the spool directory or send to the
+            mules. Off by default: such files are set aside with a note saying so.
 
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module
     is imported, so workers, spoolers and mules all see it.
@@ -71,6 +76,12 @@ def configure(
         if not ttl > 0:
             raise ValueError(f"result_ttl must be positive, not {result_ttl!r}")
         _settings.result_ttl = ttl
+    if trust_legacy_pickles is not _UNSET:
+        _settings.trust_legacy_pickles = bool(trust_legacy_pickles)
+
+
+def legacy_pickles_trusted() -> bool:
+    return _settings.trust_legacy_pickles
 
 
 def result_ttl() -> float:

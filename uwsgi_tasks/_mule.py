@@ -81,8 +81,9 @@ def _record(outcome: Outcome) -> None:
 
 def run_message(message: bytes) -> None:
     """Run one mule message; nothing escapes, so the mule keeps serving."""
+    decode = _codec.decode_legacy_mule if _codec.is_legacy_mule_message(message) else _codec.decode_mule
     try:
-        spec = _codec.decode_mule(message)
+        spec = decode(message)
     except DecodeError as e:
         logger.error(
             "mule %d: dropped an undecodable uwsgi_tasks message (%d bytes): %s",

@@ -142,6 +142,21 @@ def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
     return _uwsgi.SPOOL_OK
 
 
+def _record_undecodable(path: str, env: SpoolerEnv, error: DecodeError) -> None:
+    """A FAILED outcome for a task whose values couldn't be read, if its id can still be read."""
+    try:
+        task_id = _codec.spec_tree(env).get("task_id")
+        attempt = int(_codec.spec_tree(env).get("attempt", 1))
+    except (DecodeError, TypeError, ValueError):
+        return
+    if isinstance(task_id, str) and task_id.isalnum() and task_id.isascii():
+        now = time.time()
+        _record(
+            path,
+            Outcome(task_id, TaskStatus.FAILED, attempt, now, now, error=ErrorInfo.from_exception(error)),
+        )
+
+
 def _hand_to_mule(path: str, spec: TaskSpec) -> int:
     """A mule task's delayed retry, kept here until due: now it goes back to a mule."""
     try:
@@ -164,10 +179,12 @@ def run_spooled(env: SpoolerEnv) -> int:
 
 
 def _run(path: str, env: SpoolerEnv) -> int:
+    decode = _codec.decode_legacy_spool if _codec.is_legacy_spool_message(env) else _codec.decode_spool
     try:
-        spec = _codec.decode_spool(env)
+        spec = decode(env)
     except DecodeError as e:
         set_aside(path, f"undecodable: {e}")
+        _record_undecodable(path, env, e)
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
     if spec.mule is not None:
         return _hand_to_mule(path, spec)

@@ -6,6 +6,8 @@ spooler callable and the mule hook that `set_uwsgi_callbacks` installs.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._callbacks import mule_hook as manage_mule_request
 from ._callbacks import set_uwsgi_callbacks
 from ._callbacks import spooler as manage_spool_request
@@ -15,10 +17,20 @@ from ._options import TaskExecutor
 from ._task import Task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
 
+
+class MuleTask:
+    """0.7.3's mule task, kept so that mule messages 0.7.3 pickled still load when trusted
+    (``configure(trust_legacy_pickles=True)``); only its state is read."""
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
 __all__ = [
     "get_current_task",
     "manage_mule_request",
     "manage_spool_request",
+    "MuleTask",
     "RetryTaskException",
     "set_uwsgi_callbacks",
     "SPOOL_IGNORE",

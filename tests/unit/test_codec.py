@@ -274,3 +274,30 @@ def test_outcome_records_keep_none_results_distinct_from_no_result() -> None:
     no_value = attrs.evolve(returned_none, has_value=False)
     for outcome in (returned_none, no_value):
         assert _codec.decode_outcome(_codec.encode_outcome(outcome)) == outcome
+
+
+def test_with_a_secret_every_task_is_signed_and_checked(secret: str) -> None:
+    """A configured secret signs whole tasks; a tampered or unsigned one is refused, spool or mule."""
+    spec = TaskSpec("m:f", "f" * 32, 1.0, args=("x",))
+    message = _codec.encode_spool(spec).message
+    assert len(message[b"sig"]) == 32
+    assert _codec.decode_spool(message) == spec
+    tampered = {**message, b"task": message[b"task"].replace(b'"x"', b'"y"')}
+    with pytest.raises(DecodeError, match="does not verify"):
+        _codec.decode_spool(tampered)
+    unsigned = {k: v for k, v in message.items() if k != b"sig"}
+    with pytest.raises(DecodeError, match="unsigned task"):
+        _codec.decode_spool(unsigned)
+    mule = _codec.encode_mule(spec).message
+    assert _codec.decode_mule(mule) == spec
+    with pytest.raises(DecodeError, match="does not verify"):
+        _codec.decode_mule(mule.replace(b'"x"', b'"y"'))
+
+
+def test_without_a_secret_tasks_are_plain_json() -> None:
+    """Without a secret nothing is signed, and unsigned tasks are accepted (they can't carry pickles)."""
+    spec = TaskSpec("m:f", "f" * 32, 1.0)
+    message = _codec.encode_spool(spec).message
+    assert b"sig" not in message
+    assert _codec.decode_spool(message) == spec
+    assert _codec.decode_mule(_codec.encode_mule(spec).message) == spec

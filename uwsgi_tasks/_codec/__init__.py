@@ -4,9 +4,11 @@ A spool dict (``dict[bytes, bytes]``, as uWSGI requires on Python 3)::
 
     b"uwsgi_tasks": b"1"          format version; its absence means "not ours" (0.7.3 or foreign)
     b"task": <JSON TaskSpec>      or, when the packet would pass 64 KiB, the JSON is the raw body
+    b"sig": <32 bytes>            HMAC-SHA256 of the JSON, when a secret is configured
     b"at", b"priority", b"spooler"  uWSGI's own keys, written the way it parses them
 
-A mule message is ``b"uwsgi_tasks:1\\n"`` followed by the same JSON.
+A mule message is ``b"uwsgi_tasks:1\\n"``, then ``b"S"`` and the 32-byte signature (or ``b"-"``
+without a secret), then the same JSON.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ import attrs
 from .._exceptions import DecodeError
 from .._outcome import Outcome
 from .._spec import TaskSpec
-from . import _envelope, _spoolfile, _values
+from . import _envelope, _legacy, _signing, _spoolfile, _values
 
 VERSION_KEY: Final = b"uwsgi_tasks"
 VERSION: Final = b"1"
 SPEC_KEY: Final = b"task"
+SIGNATURE_KEY: Final = b"sig"
 MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
 
 #: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
@@ -51,6 +54,9 @@ def encode_spool(spec: TaskSpec) -> Encoded[dict[bytes, bytes]]:
     """The spool dict for *spec*; the JSON moves to ``body`` when the packet would pass 64 KiB."""
     data, pickled = _envelope.dumps(spec)
     message = {VERSION_KEY: VERSION}
+    signature = _signing.sign_task(data)
+    if signature is not None:
+        message[SIGNATURE_KEY] = signature
     if spec.at is not None:
         message[b"at"] = b"%d" % spec.at
     if spec.priority is not None:
@@ -68,9 +74,12 @@ def is_spool_message(env: Mapping[Any, bytes]) -> bool:
     return VERSION_KEY in env
 
 
-def is_legacy_spool_message(env: Mapping[Any, bytes]) -> bool:
-    """Whether *env* was written by uwsgi_tasks 0.7.3 (pickled ``function_name``/``args``/``setup``)."""
-    return VERSION_KEY not in env and b"function_name" in env
+#: Spool dicts and mule messages of uwsgi_tasks 0.7.3 (unsigned pickles, read only when trusted).
+is_legacy_spool_message = _legacy.is_spool_message
+decode_legacy_spool = _legacy.decode_spool
+is_legacy_mule_message = _legacy.is_mule_message
+decode_legacy_mule = _legacy.decode_mule
+LEGACY_HELP = _legacy.HELP
 
 
 def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
@@ -85,12 +94,15 @@ def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
         data = env.get("body", env.get(b"body"))
     if data is None:
         raise DecodeError("the spool file holds no task (no 'task' key and no body)")
+    _signing.verify_task(bytes(data), env.get(SIGNATURE_KEY))
     return _envelope.loads(bytes(data))
 
 
 def encode_mule(spec: TaskSpec) -> Encoded[bytes]:
     data, pickled = _envelope.dumps(spec)
-    return Encoded(MULE_MAGIC + data, tuple(pickled))
+    signature = _signing.sign_task(data)
+    mark = b"-" if signature is None else b"S" + signature
+    return Encoded(MULE_MAGIC + mark + data, tuple(pickled))
 
 
 def is_mule_message(message: bytes) -> bool:
@@ -100,7 +112,15 @@ def is_mule_message(message: bytes) -> bool:
 def decode_mule(message: bytes) -> TaskSpec:
     if not is_mule_message(message):
         raise DecodeError("not a uwsgi_tasks mule message")
-    return _envelope.loads(message[len(MULE_MAGIC) :])
+    rest = message[len(MULE_MAGIC) :]
+    if rest[:1] == b"S":
+        signature, data = rest[1:33], rest[33:]
+    elif rest[:1] == b"-":
+        signature, data = None, rest[1:]
+    else:
+        raise DecodeError("a uwsgi_tasks mule message without its signature mark")
+    _signing.verify_task(data, signature)
+    return _envelope.loads(data)
 
 
 register_type = _values.register_type

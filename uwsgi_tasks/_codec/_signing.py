@@ -1,7 +1,8 @@
-"""Signed pickles: the only way a pickle enters or leaves uwsgi_tasks.
+"""Signatures: pickles are signed always, whole tasks whenever a secret is configured.
 
-A signed blob is ``b"\\x01" + HMAC-SHA256(key, b"\\x01" + pickle) + pickle``. Verification tries the
-current secret and every old one, so keys can be rotated; nothing is unpickled before it verifies.
+A signed pickle is ``b"\\x01" + HMAC-SHA256(key, b"\\x01" + pickle) + pickle``; a task's signature is
+``HMAC-SHA256(key, b"\\x02" + its JSON)``. Verification tries the current secret and every old one, so
+keys can be rotated; nothing is unpickled, or run, before it verifies.
 """
 
 from __future__ import annotations
@@ -25,8 +26,31 @@ NO_SECRET_HELP: Final = (
 )
 
 
-def _mac(key: bytes, data: bytes) -> bytes:
-    return hmac.new(key, _VERSION + data, hashlib.sha256).digest()
+_TASK: Final = b"\x02"
+
+
+def _mac(key: bytes, data: bytes, kind: bytes = _VERSION) -> bytes:
+    return hmac.new(key, kind + data, hashlib.sha256).digest()
+
+
+def sign_task(data: bytes) -> bytes | None:
+    """The signature of a task's JSON with the current secret; None when no secret is configured."""
+    keys = signing_keys()
+    return _mac(keys[0], data, _TASK) if keys else None
+
+
+def verify_task(data: bytes, signature: bytes | None) -> None:
+    """With a secret configured, every task must carry a signature that verifies; DecodeError if not.
+
+    Without one, tasks are JSON naming @task functions, and are accepted unsigned.
+    """
+    keys = signing_keys()
+    if not keys:
+        return
+    if signature is None:
+        raise DecodeError("refusing an unsigned task: a secret is configured, so every task must be signed")
+    if not any(hmac.compare_digest(signature, _mac(key, data, _TASK)) for key in keys):
+        raise DecodeError("refusing a task whose signature does not verify with any configured secret")
 
 
 def dumps(value: object, where: str) -> bytes:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import json
 import os
+import pickle
 import urllib.parse
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -35,6 +36,8 @@ if os.environ.get("UT_FOREIGN_HOOKS"):
 import uwsgi_tasks  # after the foreign hooks, on purpose
 from tests.integration.apps import itasks
 
+if os.environ.get("UT_TRUST_LEGACY"):
+    uwsgi_tasks.configure(trust_legacy_pickles=True)
 if os.environ.get("UT_SIGNALS"):
     from tests.integration.apps import signal_tasks
 if os.environ.get("UT_EXHAUST"):
@@ -58,6 +61,8 @@ def call(q: dict[str, Any]) -> dict[str, Any]:
     if q.get("options"):
         target = target.options(**_options(q["options"]))
     args = list(q.get("args", []))
+    if "complex" in q:
+        args.append(complex(*q["complex"]))
     if "payload" in q:
         args.append(bytes(range(256)) * (q["payload"] // 256) + bytes(q["payload"] % 256))
     send = getattr(target, q.get("via", "spool"))
@@ -73,6 +78,22 @@ def call(q: dict[str, Any]) -> dict[str, Any]:
         "pickled": list(handle.pickled),
         "result": handle.result(0) if handle.status.value == "succeeded" else None,
     }
+
+
+def legacy_mule_message(name: str) -> bytes:
+    """A mule message as uwsgi_tasks 0.7.3 wrote it: a pickled MuleTask."""
+    from uwsgi_tasks.tasks import MuleTask
+
+    legacy = MuleTask()
+    legacy.__dict__.update(
+        {
+            "function_name": "tests.integration.apps.itasks.note",
+            "args": (name, "0.7.3"),
+            "kwargs": {},
+            "setup": {},
+        }
+    )
+    return pickle.dumps({"uwsgi_tasks.mule_task": legacy})
 
 
 def info() -> dict[str, Any]:
@@ -106,6 +127,13 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
             body = {"started": module.too_late.start()}
         except Exception as e:
             body = {"error": type(e).__name__, "message": str(e)}
+    elif path == "/bulk":
+        n, prefix = int(query["n"][0]), query["prefix"][0]
+        for i in range(n):
+            itasks.tally.spool(f"{prefix}-{i}")
+        body = {"sent": n}
+    elif path == "/mule-legacy":
+        body = {"sent": uwsgi.mule_msg(legacy_mule_message(query["name"][0]), 1)}
     elif path == "/mule-raw":
         body = {"sent": uwsgi.mule_msg(query["m"][0].encode(), 1)}
     elif path == "/info":

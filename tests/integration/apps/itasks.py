@@ -81,6 +81,22 @@ def fail_until(name: str, marker: str) -> str:
     return "fixed"
 
 
+@task(store_result=False)
+def tally(key: str) -> None:
+    """One line per run in tally.jsonl: lost and duplicated runs show in the count."""
+    fd = os.open(RESULTS / "tally.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps({"key": key, "pid": os.getpid()}) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+@task
+def echo_complex(name: str, value: complex = 1 + 2j) -> str:
+    record(name, value=str(value))
+    return str(value)
+
+
 @task
 def checksum(name: str, data: bytes) -> int:
     record(name, size=len(data), sha256=hashlib.sha256(data).hexdigest())

@@ -1,0 +1,58 @@
+"""Nothing lost, nothing forged run: the reliability scenarios of tests/stress, at test-suite sizes.
+
+``python -m tests.stress`` runs the same scenarios at the sizes the README quotes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import ServerFactory
+from tests.stress import scenarios
+
+pytestmark = pytest.mark.integration
+
+
+def test_a_spooler_killed_mid_task_runs_the_task_again(uwsgi_server: ServerFactory, tmp_path: Path) -> None:
+    """At-least-once: kill -9 of the spooler during a task; the respawned spooler runs it again."""
+    flags = tmp_path / "flags"
+    flags.mkdir()
+    figures = scenarios.kill_spooler_during_tasks(uwsgi_server(mules=0), 3, flags)
+    assert figures["tasks lost"] == 0
+
+
+def test_concurrent_spools_are_all_run_once(uwsgi_server: ServerFactory) -> None:
+    """4 workers spooling at once: every task runs, exactly once."""
+    figures = scenarios.concurrent_spools(uwsgi_server(processes=4, mules=0), 4, 250)
+    assert (figures["executed"], figures["lost"], figures["duplicates"]) == (1000, 0, 0)
+    assert figures["producer errors"] == 0
+
+
+def test_queued_tasks_survive_killing_and_restarting_the_server(
+    uwsgi_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Tasks queued when every uWSGI process is killed all run after a restart."""
+    figures = scenarios.restart_with_queued_tasks(uwsgi_server(mules=0), 200, tmp_path / "go")
+    assert figures["executed"] == 200
+
+
+def test_hostile_spool_files_never_run_and_never_crash_the_spooler(
+    uwsgi_server: ServerFactory, tmp_path: Path
+) -> None:
+    """Malformed, truncated, forged, unsigned and foreign files, with a secret configured: none runs,
+    no pickle loads, the spooler survives, and every file that reaches Python is set aside."""
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    server = uwsgi_server(mules=0, options=[("env", f"UWSGI_TASKS_SECRET={scenarios.SECRET}")])
+    figures = scenarios.hostile_spool_files(server, 270, markers)
+    assert figures["pickles loaded"] == figures["tasks run"] == figures["spooler crashes"] == 0
+    assert figures["set aside with a reason"] >= 270 * 6 // 9  # every kind but random and truncated bytes
+
+
+def test_result_records_are_never_torn_across_processes(tmp_path: Path) -> None:
+    """Processes writing and reading one record at once never see a partial record."""
+    figures = scenarios.result_store_races(tmp_path, 1.0)
+    assert figures["reads"] > 0
+    assert figures["torn reads"] == 0
