@@ -12,9 +12,11 @@ from typing import Any
 
 import pytest
 
+import uwsgi_tasks
 from tests.integration.conftest import ServerFactory, call, kick_spoolers, records, wait_records
 from tests.integration.test_spooler import _write_spool_file
 from uwsgi_tasks import TaskStatus, _codec
+from uwsgi_tasks._codec import _signing
 from uwsgi_tasks._results import FileResultStore
 from uwsgi_tasks._spec import TaskSpec
 from uwsgi_tasks.testing import UwsgiServer, wait_until
@@ -36,13 +38,31 @@ class Trap:
 
 
 def forged_spool_message(marker: Path, signature: bytes) -> dict[bytes, bytes]:
-    """Our format, with a pickled argument that is unsigned or signed with the wrong key."""
+    """Our format, the task itself validly signed (someone who knows the secret), but carrying a
+    pickle that is unsigned or signed with the wrong key: only the pickle check stands in the way."""
     blob = base64.b64encode(signature + pickle.dumps(Trap(marker))).decode()
     spec = TaskSpec("tests.integration.apps.itasks:note", "f" * 32, time.time(), args=("forged",))
-    message = _codec.encode_spool(spec).message
-    tree = json.loads(message[b"task"])
-    tree["args"][0] = {"$pickle": blob}
-    return {**message, b"task": json.dumps(tree).encode()}
+    uwsgi_tasks.configure(secret=SECRET)
+    try:
+        tree = json.loads(_codec.encode_spool(spec).message[b"task"])
+        tree["args"][0] = {"$pickle": blob}
+        data = json.dumps(tree).encode()
+        task_signature = _signing.sign_task(data)
+    finally:
+        uwsgi_tasks.configure(secret=None)
+    assert task_signature is not None
+    return {b"uwsgi_tasks": b"1", b"task": data, b"sig": task_signature}
+
+
+def test_tasks_altered_or_unsigned_are_refused_with_a_secret(signed: UwsgiServer) -> None:
+    """With a secret configured, a task someone wrote without it is set aside, never run."""
+    spec = TaskSpec("tests.integration.apps.itasks:note", "e" * 32, time.time(), args=("unsigned",))
+    path = _write_spool_file(signed.spool_dirs[0], _codec.encode_spool(spec).message)
+    kick_spoolers(signed)
+    aside = signed.spool_dirs[0] / ".uwsgi_tasks" / "set_aside" / path.name
+    wait_until(aside.exists, 10)
+    assert "refusing an unsigned task" in json.loads(Path(f"{aside}.reason.json").read_text())["reason"]
+    assert records(signed, "unsigned") == []
 
 
 def legacy_spool_message(name: str) -> dict[bytes, bytes]:
