@@ -76,7 +76,7 @@ def _set_aside(spool_dir: str) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]
     except FileNotFoundError:
         return
     for name in names:
-        if name.endswith(".reason.json"):
+        if name.endswith((".reason.json", ".tmp")):
             continue
         path = os.path.join(directory, name)
         try:

@@ -106,10 +106,12 @@ def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
     try:
         os.makedirs(directory, mode=0o750, exist_ok=True)
         target = os.path.join(directory, os.path.basename(path))
-        os.rename(path, target)
+        # The reason first, whole: whoever sees the set-aside file can read why.
         note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
-        with open(target + ".reason.json", "w", encoding="utf-8") as f:
+        with open(f"{target}.reason.json.tmp", "w", encoding="utf-8") as f:
             json.dump(note, f)
+        os.replace(f"{target}.reason.json.tmp", f"{target}.reason.json")
+        os.rename(path, target)
     except OSError as e:
         logger.error("can't set spool file %s aside (%s): %s", path, reason, e)
         return None
