@@ -133,12 +133,9 @@ def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
     try:
         handle = send(ran.next_attempt)
     except Exception as e:
-        reason = f"could not write the retry of attempt {spec.attempt}: {e!r}"
-        set_aside(path, reason, spec.task_id)
-        _record(
-            path,
-            attrs.evolve(ran.outcome, status=TaskStatus.FAILED, error=ErrorInfo.from_exception(e)),
-        )
+        failed = attrs.evolve(ran.outcome, status=TaskStatus.FAILED, error=ErrorInfo.from_exception(e))
+        _record(path, failed)
+        set_aside(path, f"could not write the retry of attempt {spec.attempt}: {e!r}", spec.task_id)
         return _uwsgi.SPOOL_RETRY  # the file was moved; SPOOL_OK would make uWSGI fail to unlink it
     _record(path, attrs.evolve(ran.outcome, next_spool_file=handle.spool_file))
     return _uwsgi.SPOOL_OK
@@ -185,8 +182,8 @@ def _run(path: str, env: SpoolerEnv) -> int:
     try:
         spec = decode(env)
     except DecodeError as e:
+        _record_undecodable(path, env, e)  # before the move: whoever sees it moved finds the outcome
         set_aside(path, f"undecodable: {e}")
-        _record_undecodable(path, env, e)
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
@@ -196,8 +193,8 @@ def _run(path: str, env: SpoolerEnv) -> int:
     finally:
         _locks.running_here = None
     if ran.task_missing:
-        set_aside(path, str(ran.error), spec.task_id)
         _record(path, ran.outcome)
+        set_aside(path, str(ran.error), spec.task_id)
         return _uwsgi.SPOOL_RETRY
     if ran.next_attempt is not None:
         return _retry(path, spec, ran)
