@@ -67,6 +67,8 @@ def configure(
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module
     is imported, so workers, spoolers and mules all see it.
     """
+    global _keys
+    _keys = None
     if secret is not _UNSET:
         _settings.secret = None if secret is None else _as_key(secret)
     if old_secrets is not _UNSET:
@@ -89,12 +91,19 @@ def result_ttl() -> float:
     return _settings.result_ttl
 
 
+_keys: tuple[bytes, ...] | None = None
+
+
 def signing_keys() -> tuple[bytes, ...]:
-    """The keys that verify a signature, the signing key first; empty when no secret is set."""
-    secret = _settings.secret
-    if secret is None:
-        from_env = os.environ.get(SECRET_ENV)
-        secret = _as_key(from_env) if from_env else None
-    if secret is None:
-        return ()
-    return (secret, *_settings.old_secrets)
+    """The keys that verify a signature, the signing key first; empty when no secret is set.
+
+    The environment is read once, at the first use after `configure` (every task signs with it).
+    """
+    global _keys
+    if _keys is None:
+        secret = _settings.secret
+        if secret is None:
+            from_env = os.environ.get(SECRET_ENV)
+            secret = _as_key(from_env) if from_env else None
+        _keys = () if secret is None else (secret, *_settings.old_secrets)
+    return _keys

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import uuid
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -36,7 +35,7 @@ def new_spec(
     config = task.config
     return TaskSpec(
         function=task.path,
-        task_id=uuid.uuid4().hex,
+        task_id=os.urandom(16).hex(),
         enqueued_at=time.time(),
         args=args,
         kwargs=kwargs,
@@ -51,7 +50,7 @@ def new_spec(
     )
 
 
-def choose(requested: TaskExecutor, spec: TaskSpec) -> TaskExecutor:
+def choose(requested: TaskExecutor, task: Task[Any, Any]) -> TaskExecutor:
     """The executor that will run the task in this process's uWSGI instance.
 
     Outside uWSGI everything runs in place. Inside, an explicit executor the instance lacks is an
@@ -59,22 +58,23 @@ def choose(requested: TaskExecutor, spec: TaskSpec) -> TaskExecutor:
     """
     if not _uwsgi.RUNNING or requested is TaskExecutor.RUNTIME:
         return TaskExecutor.RUNTIME
-    needs_spooler = spec.at is not None or spec.priority is not None or spec.spooler is not None
+    config = task.config
+    needs_spooler = config.at is not None or config.priority is not None or config.spooler is not None
     if requested is TaskExecutor.SPOOLER or (requested is TaskExecutor.AUTO and needs_spooler):
         if not _uwsgi.has_spooler():
             wants = "at=/priority=/spooler=" if requested is TaskExecutor.AUTO else "executor=SPOOLER"
             raise ExecutorUnavailable(
-                f"{spec.function}: {wants} needs a spooler; this uWSGI instance has none (--spooler)"
+                f"{task.path}: {wants} needs a spooler; this uWSGI instance has none (--spooler)"
             )
         return TaskExecutor.SPOOLER
     if requested is TaskExecutor.MULE:
         if needs_spooler:
             raise ExecutorUnavailable(
-                f"{spec.function}: at=/priority=/spooler= only work with the spooler, not a mule"
+                f"{task.path}: at=/priority=/spooler= only work with the spooler, not a mule"
             )
         if _uwsgi.mule_count() == 0:
             raise ExecutorUnavailable(
-                f"{spec.function}: executor=MULE needs mules; this uWSGI instance has none (--mules)"
+                f"{task.path}: executor=MULE needs mules; this uWSGI instance has none (--mules)"
             )
         return TaskExecutor.MULE
     if _uwsgi.has_spooler():
@@ -91,20 +91,58 @@ def send(
     kwargs: Mapping[str, Any],
     buffer: Mapping[Any, Any] | None = None,
 ) -> TaskHandle[R]:
-    spec = new_spec(task, args, kwargs, buffer)
-    executor = choose(requested, spec)
-    if executor is TaskExecutor.SPOOLER:
-        return _spooler.send(spec)
-    if executor is TaskExecutor.MULE:
+    executor = choose(requested, task)
+    if executor is TaskExecutor.RUNTIME:
+        return _in_place(new_spec(task, args, kwargs, buffer), requested)
+    if buffer:  # a re-dispatch carrying a buffer: rare enough for the general path
+        spec = new_spec(task, args, kwargs, buffer)
+        if executor is TaskExecutor.SPOOLER:
+            return _spooler.send(spec)
         return _mule.send(attrs.evolve(spec, mule=task.config.mule))
-    return _in_place(spec, requested)
+    # The hot path: the task's fixed fields were encoded once (see _codec.Template).
+    template, directory = _template(task, executor)
+    config = task.config
+    out = template.outgoing(
+        os.urandom(16).hex(),  # a random 128-bit id, like uuid4 without the object
+        time.time(),
+        os.getcwd() if config.working_dir is CALLER_CWD else config.working_dir,
+        None if config.at is None else unix_time(config.at),
+        args,
+        kwargs,
+    )
+    if directory is None:
+        return _mule.deliver(out)
+    return _spooler.spool(out, directory)
+
+
+def _template(task: Task[Any, Any], executor: TaskExecutor) -> tuple[_codec.Template, str | None]:
+    """The task's encoded fixed fields for *executor*, and its spooler directory (None: a mule)."""
+    cached = task._templates.get(executor)
+    if cached is None:
+        config = task.config
+        directory = None
+        if executor is TaskExecutor.SPOOLER:
+            directory = _spooler.directory_for(task.path, config.spooler, config.priority)
+        prototype = TaskSpec(
+            function=task.path,
+            task_id="",
+            enqueued_at=0.0,
+            priority=config.priority if directory else None,
+            spooler=directory if config.spooler is not None else None,
+            mule=None if directory else config.mule,
+            retry=config.retry,
+            spooler_return=config.spooler_return,
+            store_result=config.store_result,
+        )
+        cached = task._templates[executor] = (_codec.Template(prototype), directory)
+    return cached
 
 
 def _round_trip(spec: TaskSpec, requested: TaskExecutor) -> tuple[TaskSpec, tuple[str, ...]]:
     """*spec* as the executor would receive it: what fails in production fails here too."""
     if requested is TaskExecutor.MULE:
         encoded = _codec.encode_mule(spec)
-        _mule.check_size(spec, encoded.message, _uwsgi.MULE_MESSAGE_LIMIT)
+        _mule.check_size(spec.function, encoded.message, _uwsgi.MULE_MESSAGE_LIMIT)
         return _codec.decode_mule(encoded.message), encoded.pickled
     message = _codec.encode_spool(spec)
     return _codec.decode_spool(message.message), message.pickled
@@ -139,7 +177,8 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     ran, pickled = _run_in_place(spec, requested)
     # Inside a uWSGI instance with a spooler directory the outcome goes where every process sees it.
     store = _mule.result_store() or _results.IN_PROCESS
-    store.put(ran.outcome.for_store(spec.store_result))
+    if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
+        store.put(ran.outcome.for_store(spec.store_result))
     return TaskHandle(
         spec.task_id,
         function=spec.function,

@@ -17,7 +17,7 @@ from . import _codec, _locks, _spooldir, _status, _uwsgi, _watch
 from ._exceptions import ConfigurationError, ResultTimeout, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import IN_PROCESS, FileResultStore, ResultStore
+from ._results import IN_PROCESS, FileResultStore, ResultStore, file_store
 
 R = TypeVar("R")
 
@@ -43,6 +43,7 @@ class TaskHandle(Generic[R]):
         "_id",
         "_outcome",
         "_pickled",
+        "_silent",
         "_spool_file",
         "_store",
     )
@@ -59,6 +60,7 @@ class TaskHandle(Generic[R]):
         outcome: Outcome | None = None,
         error: BaseException | None = None,
         store: ResultStore | None = None,
+        silent: bool = False,
     ) -> None:
         self._id = task_id
         self._function = function
@@ -69,6 +71,7 @@ class TaskHandle(Generic[R]):
         self._outcome = outcome
         self._error = error
         self._store = store
+        self._silent = silent  # store_result=False: a success leaves no record (see _status)
 
     @classmethod
     def from_id(cls, task_id: str, spool_dir: str | os.PathLike[str] | None = None) -> TaskHandle[Any]:
@@ -119,9 +122,12 @@ class TaskHandle(Generic[R]):
     def _observe(self) -> _status.Observation:
         if self._outcome is not None:
             return _status.Observation(self._outcome.status, self._outcome.attempts, None, self._outcome)
-        seen = _status.observe(self._id, self._store, self._spool_file, self._attempt)
+        seen = _status.observe(self._id, self._store, self._spool_file, self._attempt, silent=self._silent)
         if seen.record is not None and seen.record.status.done:
             self._outcome = seen.record  # final: it never changes again
+        elif seen.status is TaskStatus.SUCCEEDED:  # a silent success: no record, no value
+            now = time.time()
+            self._outcome = Outcome(self._id, TaskStatus.SUCCEEDED, seen.attempt, now, now)
         self._attempt = seen.attempt
         if seen.spool_file is not None or seen.status.done:
             self._spool_file = seen.spool_file
@@ -171,17 +177,26 @@ class TaskHandle(Generic[R]):
         return True
 
     def _final(self) -> Outcome | None:
-        if self._outcome is None and self._store is not None:
+        if self._outcome is None and self._silent:
+            self._observe()  # a silent success shows only as its spool file being gone
+        elif self._outcome is None and self._store is not None:
             record = self._store.get(self._id)
             if record is not None and record.status.done:
                 self._outcome = record
         return self._outcome
 
     def _check_observable(self) -> None:
-        if self._store is None and self._outcome is None:
+        if self._outcome is not None:
+            return
+        if self._store is None:
             raise ConfigurationError(
                 f"task {self._id}: its outcome is recorded nowhere this process can read (outcomes "
                 "of mule tasks are recorded in the instance's first spooler directory; it has none)"
+            )
+        if self._silent and self._spool_file is None:
+            raise ConfigurationError(
+                f"task {self._id}: a mule task with store_result=False records nothing, so its outcome "
+                "can't be observed"
             )
 
     def _wait(self, timeout: float | None) -> Outcome:
@@ -190,7 +205,7 @@ class TaskHandle(Generic[R]):
         pause, seen_version = _FIRST_POLL, object()
         while True:
             version = self._store.version() if self._store is not None else None
-            if version != seen_version:
+            if version != seen_version or self._silent:
                 seen_version = version
                 final = self._final()
                 if final is not None:
@@ -245,7 +260,7 @@ class TaskHandle(Generic[R]):
         pause, seen_version = _FIRST_POLL, object()
         while True:
             version = self._store.version() if self._store is not None else None
-            if version != seen_version:
+            if version != seen_version or self._silent:
                 seen_version = version
                 final = self._final()
                 if final is not None:
@@ -264,18 +279,27 @@ class TaskHandle(Generic[R]):
 def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
     store = handle._store
     where = store.spool_dir if isinstance(store, FileResultStore) else None if store is None else ""
-    return [handle.id, handle.function, handle.executor.name, handle.spool_file, handle._attempt, where]
+    return [
+        handle.id,
+        handle.function,
+        handle.executor.name,
+        handle.spool_file,
+        handle._attempt,
+        where,
+        handle._silent,
+    ]
 
 
 def _handle_from_json(tree: Any) -> TaskHandle[Any]:
-    task_id, function, executor, spool_file, attempt, store = tree
+    task_id, function, executor, spool_file, attempt, store, silent = tree
     return TaskHandle(
         task_id,
         function=function,
         executor=TaskExecutor[executor],
         spool_file=spool_file,
         attempt=attempt,
-        store=None if store is None else FileResultStore(store) if store else IN_PROCESS,
+        store=None if store is None else file_store(store) if store else IN_PROCESS,
+        silent=silent,
     )
 
 

@@ -15,27 +15,27 @@ from ._execute import execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import Outcome, TaskStatus
-from ._results import FileResultStore, ResultStore
-from ._spec import TaskSpec
+from ._results import ResultStore, file_store
+from ._spec import MuleTarget, TaskSpec
 
 logger = logging.getLogger("uwsgi_tasks")
 
 
-def check_size(spec: TaskSpec, payload: bytes, limit: int) -> None:
+def check_size(function: str, payload: bytes, limit: int) -> None:
     """uWSGI silently truncates a mule message over its limit: refuse it here instead."""
     if len(payload) > limit:
         raise EncodeError(
-            f"{spec.function}: the mule message would be {len(payload)} bytes, over the {limit} bytes a "
+            f"{function}: the mule message would be {len(payload)} bytes, over the {limit} bytes a "
             "mule receives whole; send large arguments through the spooler, or by reference"
         )
 
 
-def _target(spec: TaskSpec) -> int | str:
-    target = 0 if spec.mule is None else spec.mule
+def check_target(function: str, mule: MuleTarget | None) -> MuleTarget:
+    target = 0 if mule is None else mule
     if isinstance(target, int) and target > _uwsgi.mule_count():
         # uWSGI's own bounds check is broken: an id out of range fails or crashes the worker.
         raise ConfigurationError(
-            f"{spec.function}: mule={target}, but this instance has {_uwsgi.mule_count()} mule(s)"
+            f"{function}: mule={target}, but this instance has {_uwsgi.mule_count()} mule(s)"
         )
     return target
 
@@ -43,29 +43,36 @@ def _target(spec: TaskSpec) -> int | str:
 def result_store() -> ResultStore | None:
     """Where mule tasks record outcomes: the first spooler directory, if the instance has one."""
     dirs = _uwsgi.spooler_dirs()
-    return FileResultStore(dirs[0]) if dirs else None
+    return file_store(dirs[0]) if dirs else None
 
 
 def send(spec: TaskSpec) -> TaskHandle[Any]:
-    target = _target(spec)
-    encoded = _codec.encode_mule(spec)
-    check_size(spec, encoded.message, _uwsgi.mule_message_limit())
+    """Send *spec* to its mule (a retry); see `deliver`."""
+    return deliver(_codec.outgoing(spec))
+
+
+def deliver(out: _codec.Outgoing) -> TaskHandle[Any]:
+    """Send *out* to the mule or farm it names; errors at the call, never a silent drop."""
+    target = check_target(out.function, out.mule)
+    message = _codec.mule_message(out)
+    check_size(out.function, message, _uwsgi.mule_message_limit())
     try:
-        delivered = _uwsgi.mule_msg(encoded.message, target)
+        delivered = _uwsgi.mule_msg(message, target)
     except ValueError as e:  # "unknown farm", "invalid mule", "no mule configured"
-        raise ConfigurationError(f"{spec.function}: can't send to mule {target!r}: {e}") from e
+        raise ConfigurationError(f"{out.function}: can't send to mule {target!r}: {e}") from e
     if not delivered:
         raise SpoolError(
-            f"{spec.function}: mule {target!r} did not take task {spec.task_id} "
+            f"{out.function}: mule {target!r} did not take task {out.task_id} "
             "(its queue is full, or the mule is gone; see --mule-msg-size)"
         )
     return TaskHandle(
-        spec.task_id,
-        function=spec.function,
+        out.task_id,
+        function=out.function,
         executor=TaskExecutor.MULE,
-        attempt=spec.attempt,
-        pickled=encoded.pickled,
+        attempt=out.attempt,
+        pickled=out.pickled,
         store=result_store(),
+        silent=not out.store_result,
     )
 
 
@@ -92,10 +99,12 @@ def run_message(message: bytes) -> None:
             e,
         )
         return
-    started = time.time()
-    _record(Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
+    if spec.store_result:  # store_result=False: fire and forget, only failures are recorded
+        started = time.time()
+        _record(Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
     ran = execute(spec)
-    _record(ran.outcome.for_store(spec.store_result))
+    if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
+        _record(ran.outcome.for_store(spec.store_result))
     if ran.next_attempt is not None:
         try:
             _send_retry(ran.next_attempt)

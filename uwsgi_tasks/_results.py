@@ -23,6 +23,15 @@ STATE_DIR: Final = ".uwsgi_tasks"
 # Records older than the TTL are removed by whoever writes records, at most this often per process.
 _PRUNE_EVERY: Final = 60.0
 _pruned: dict[str, float] = {}
+_WRITE: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+
+
+def file_store(spool_dir: str) -> FileResultStore:
+    """The store of *spool_dir* (one object per directory and process)."""
+    store = _file_stores.get(spool_dir)
+    if store is None:
+        store = _file_stores[spool_dir] = FileResultStore(spool_dir)
+    return store
 
 
 class ResultStore(Protocol):
@@ -47,25 +56,34 @@ def _checked_id(task_id: str) -> str:
     return task_id
 
 
+_file_stores: dict[str, FileResultStore] = {}
+
+
 class FileResultStore:
     """Outcome records as files under ``<spool dir>/.uwsgi_tasks/results/``."""
 
     def __init__(self, spool_dir: str) -> None:
         self.spool_dir = spool_dir
-        self.root = os.path.join(state_dir(spool_dir), "results")
+        self.root = f"{spool_dir}/{STATE_DIR}/results"
 
     def path_of(self, task_id: str) -> str:
         """The file of *task_id*'s record (ValueError if it is not a task id)."""
-        return os.path.join(self.root, _checked_id(task_id))
+        return f"{self.root}/{_checked_id(task_id)}"
 
     def put(self, outcome: Outcome) -> None:
         data = _codec.encode_outcome(outcome)
-        os.makedirs(self.root, mode=0o750, exist_ok=True)
         final = self.path_of(outcome.task_id)
         temporary = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
-        with open(temporary, "wb") as f:
-            f.write(data)
-        os.replace(temporary, final)
+        try:
+            fd = os.open(temporary, _WRITE, 0o640)
+        except FileNotFoundError:  # the first record of this directory
+            os.makedirs(self.root, mode=0o750, exist_ok=True)
+            fd = os.open(temporary, _WRITE, 0o640)
+        try:
+            os.write(fd, data)
+        finally:
+            os.close(fd)
+        os.replace(temporary, final)  # readers see the whole record or the previous one
         now = time.monotonic()
         if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
             _pruned[self.root] = now

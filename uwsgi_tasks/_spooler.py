@@ -16,7 +16,7 @@ from ._execute import Ran, execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import FileResultStore, state_dir
+from ._results import file_store, state_dir
 from ._spec import TaskSpec
 
 logger = logging.getLogger("uwsgi_tasks")
@@ -24,50 +24,55 @@ logger = logging.getLogger("uwsgi_tasks")
 SpoolerEnv = _uwsgi.SpoolerEnv
 
 
-def _spooler_dir(spec: TaskSpec) -> str:
-    """The spooler directory the spec goes to, checked against this instance's configuration."""
+def directory_for(function: str, spooler: str | None, priority: int | None) -> str:
+    """The spooler directory a task goes to, checked against this instance's configuration."""
     dirs = _uwsgi.spooler_dirs()
     if not dirs:
-        raise ExecutorUnavailable(f"{spec.function}: this uWSGI instance has no spooler (--spooler)")
-    if spec.spooler is None:
+        raise ExecutorUnavailable(f"{function}: this uWSGI instance has no spooler (--spooler)")
+    if priority is not None and not _uwsgi.flag("spooler-ordered"):
+        raise ConfigurationError(
+            f"{function}: priority= needs --spooler-ordered; without it uWSGI never runs "
+            "prioritised tasks (it does not scan the priority directories)"
+        )
+    if spooler is None:
         return dirs[0]
-    wanted = os.path.realpath(spec.spooler)
+    wanted = os.path.realpath(spooler)
     if wanted not in dirs:
         raise ConfigurationError(
-            f"{spec.function}: spooler={spec.spooler!r} is not a spooler of this instance; "
+            f"{function}: spooler={spooler!r} is not a spooler of this instance; "
             f"its spoolers are {', '.join(dirs)}"
         )
     return wanted
 
 
 def send(spec: TaskSpec) -> TaskHandle[Any]:
-    """Write *spec* as a spool file and wake a busy spooler; the handle knows the file."""
-    directory = _spooler_dir(spec)
-    if spec.priority is not None and not _uwsgi.flag("spooler-ordered"):
-        raise ConfigurationError(
-            f"{spec.function}: priority= needs --spooler-ordered; without it uWSGI never runs "
-            "prioritised tasks (it does not scan the priority directories)"
-        )
+    """Write *spec* as a spool file (a retry, a re-dispatch); see `spool`."""
+    directory = directory_for(spec.function, spec.spooler, spec.priority)
     if spec.spooler is not None:
         spec = attrs.evolve(spec, spooler=directory)
-    encoded = _codec.encode_spool(spec)
+    return spool(_codec.outgoing(spec), directory)
+
+
+def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
+    """Write *out* as a spool file of *directory* and wake a busy spooler; the handle knows the file."""
     try:
-        path = _uwsgi.spool(encoded.message)
+        path = _uwsgi.spool(_codec.spool_message(out))
     except ValueError as e:
-        raise SpoolError(f"uWSGI refused to spool task {spec.task_id} ({spec.function}): {e}") from e
+        raise SpoolError(f"uWSGI refused to spool task {out.task_id} ({out.function}): {e}") from e
     _kick.after_spool()
-    if spec.at is not None:
-        _waker.note_due(directory, spec.at)
-    if encoded.pickled:
-        logger.debug("task %s (%s): pickled %s", spec.task_id, spec.function, ", ".join(encoded.pickled))
+    if out.at is not None:
+        _waker.note_due(directory, out.at)
+    if out.pickled:
+        logger.debug("task %s (%s): pickled %s", out.task_id, out.function, ", ".join(out.pickled))
     return TaskHandle(
-        spec.task_id,
-        function=spec.function,
+        out.task_id,
+        function=out.function,
         executor=TaskExecutor.SPOOLER,
         spool_file=path,
-        attempt=spec.attempt,
-        pickled=encoded.pickled,
-        store=FileResultStore(directory),
+        attempt=out.attempt,
+        pickled=out.pickled,
+        store=file_store(directory),
+        silent=not out.store_result,
     )
 
 
@@ -89,7 +94,11 @@ def locate(env: SpoolerEnv) -> str:
     ``--spooler-chdir`` moved it; then the spool directories are searched.
     """
     name = os.fsdecode(env.get("spooler_task_name", b""))
-    if os.path.isabs(name) or os.path.exists(name):
+    if os.path.isabs(name):
+        return name
+    if not _uwsgi.option("spooler-chdir"):
+        return f"{os.getcwd()}/{name}"  # the spooler runs tasks from the file's own directory
+    if os.path.exists(name):
         return os.path.abspath(name)
     for directory in _uwsgi.spooler_dirs():
         candidates = [directory] + [os.path.join(directory, d) for d in os.listdir(directory) if d.isdigit()]
@@ -121,7 +130,7 @@ def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
 
 def _record(path: str, outcome: Outcome) -> None:
     try:
-        FileResultStore(spool_root(path)).put(outcome)
+        file_store(spool_root(path)).put(outcome)
     except Exception:
         logger.exception("task %s: can't record its outcome", outcome.task_id)
 
@@ -199,10 +208,11 @@ def _run(path: str, env: SpoolerEnv) -> int:
     if ran.next_attempt is not None:
         return _retry(path, spec, ran)
     if ran.exit_code is not None:
-        if ran.exit_code == _uwsgi.SPOOL_OK:
-            _record(path, ran.outcome.for_store(spec.store_result))
+        if ran.exit_code == _uwsgi.SPOOL_OK and spec.store_result:
+            _record(path, ran.outcome)
         return ran.exit_code
-    _record(path, ran.outcome.for_store(spec.store_result))
+    if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
+        _record(path, ran.outcome.for_store(spec.store_result))
     if ran.outcome.status is TaskStatus.FAILED and ran.outcome.error is not None:
         # Kept as a dead letter, so that it can be looked at and requeued.
         error = ran.outcome.error

@@ -37,7 +37,14 @@ def _file_status(path: str) -> TaskStatus | None:
     return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
 
 
-def observe(task_id: str, store: ResultStore | None, spool_file: str | None, attempt: int) -> Observation:
+def observe(
+    task_id: str, store: ResultStore | None, spool_file: str | None, attempt: int, *, silent: bool = False
+) -> Observation:
+    """The status of a task, from its record, its spool file, and the file's lock.
+
+    *silent* tasks (``store_result=False``) record nothing when they succeed: the handle that sent one
+    reads "its file is gone and no failure was recorded" as SUCCEEDED (every other end is recorded).
+    """
     record = store.get(task_id) if store is not None else None
     if record is not None and record.status.done:
         return Observation(record.status, record.attempts, None, record)
@@ -45,6 +52,8 @@ def observe(task_id: str, store: ResultStore | None, spool_file: str | None, att
         attempt, spool_file = record.attempts + 1, record.next_spool_file
     found = _file_status(spool_file) if spool_file is not None else None
     if found is None:
+        if silent and spool_file is not None:
+            return Observation(TaskStatus.SUCCEEDED, attempt, None, record)
         # No file: a mule reports RUNNING in its record; anything else is unknown, never "pending".
         running = record is not None and record.status is TaskStatus.RUNNING
         return Observation(TaskStatus.RUNNING if running else TaskStatus.UNKNOWN, attempt, None, record)

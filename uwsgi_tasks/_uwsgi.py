@@ -9,6 +9,7 @@ range can crash the worker.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -46,6 +47,9 @@ def option(name: str) -> bytes | bool | None:
     return bytes(value)
 
 
+# The configuration of an instance never changes while a process lives (a reload starts new
+# processes), so what is derived from it is computed once: it is on the hot path of every send.
+@functools.cache
 def flag(name: str) -> bool:
     """Whether the boolean uWSGI option *name* is on (``--name`` or ``name = true``)."""
     value = option(name)
@@ -54,6 +58,7 @@ def flag(name: str) -> bool:
     return bool(value)
 
 
+@functools.cache
 def spooler_dirs() -> tuple[str, ...]:
     """Absolute paths of every spooler directory, local and external, in configuration order."""
     if not RUNNING or not hasattr(uwsgi, "spool"):
@@ -67,10 +72,11 @@ def has_spooler() -> bool:
 
 
 def spooler_pids() -> list[int]:
-    """Pids of the spooler processes of this instance; 0 stands for an external spooler."""
-    if not has_spooler():
+    """Pids of the spooler processes of this instance (they change when one respawns); 0 stands for
+    an external spooler."""
+    if not spooler_dirs():
         return []
-    return list(uwsgi.spooler_pids())
+    return uwsgi.spooler_pids()
 
 
 def spool(message: Mapping[bytes, bytes]) -> str:
@@ -82,6 +88,7 @@ def i_am_the_spooler() -> bool:
     return RUNNING and hasattr(uwsgi, "i_am_the_spooler") and bool(uwsgi.i_am_the_spooler())
 
 
+@functools.cache
 def mule_count() -> int:
     """How many mules this instance has, as far as `uwsgi.opt` can tell.
 
@@ -93,14 +100,7 @@ def mule_count() -> int:
     return count + (1 if option("mule") is not None else 0)
 
 
-def farm_names() -> frozenset[str]:
-    """Names of the configured farms (only the last ``--farm`` survives in `uwsgi.opt`)."""
-    farm = option("farm")
-    if not isinstance(farm, bytes):
-        return frozenset()
-    return frozenset({os.fsdecode(farm.split(b":", 1)[0])})
-
-
+@functools.cache
 def mule_message_limit() -> int:
     """The largest mule message that arrives whole."""
     size = option("mule-msg-size")

@@ -301,3 +301,19 @@ def test_without_a_secret_tasks_are_plain_json() -> None:
     assert b"sig" not in message
     assert _codec.decode_spool(message) == spec
     assert _codec.decode_mule(_codec.encode_mule(spec).message) == spec
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=strategies.specs())
+def test_a_template_encodes_what_the_spec_would(secret: str, spec: TaskSpec) -> None:
+    """The send-time fast path (fixed fields encoded once) gives back the very spec the slow path does."""
+    prototype = attrs.evolve(
+        spec, task_id="", enqueued_at=0.0, working_dir=None, at=None, args=(), kwargs={}, attempt=1, buffer={}
+    )
+    out = _codec.Template(prototype).outgoing(
+        spec.task_id, spec.enqueued_at, spec.working_dir, spec.at, spec.args, spec.kwargs
+    )
+    expected = attrs.evolve(spec, attempt=1, buffer={})
+    assert _codec.decode_spool(as_received(_codec.spool_message(out))) == expected
+    assert _codec.decode_mule(_codec.mule_message(out)) == expected
+    assert out.pickled == _codec.outgoing(expected).pickled

@@ -21,7 +21,7 @@ import attrs
 
 from .._exceptions import DecodeError
 from .._outcome import Outcome
-from .._spec import TaskSpec
+from .._spec import MuleTarget, TaskSpec
 from . import _envelope, _legacy, _signing, _spoolfile, _values
 
 VERSION_KEY: Final = b"uwsgi_tasks"
@@ -50,24 +50,92 @@ def packet_size(message: Mapping[bytes, bytes]) -> int:
     return sum(4 + len(k) + len(v) for k, v in message.items())
 
 
-def encode_spool(spec: TaskSpec) -> Encoded[dict[bytes, bytes]]:
-    """The spool dict for *spec*; the JSON moves to ``body`` when the packet would pass 64 KiB."""
+@attrs.frozen
+class Outgoing:
+    """A task ready to send: its encoded spec, and what routing and the handle need to know."""
+
+    task_id: str
+    function: str
+    data: bytes
+    pickled: tuple[str, ...]
+    attempt: int = 1
+    at: int | None = None
+    priority: int | None = None
+    spooler: str | None = None
+    mule: MuleTarget | None = None
+    store_result: bool = True
+
+
+def outgoing(spec: TaskSpec) -> Outgoing:
     data, pickled = _envelope.dumps(spec)
+    return Outgoing(
+        spec.task_id,
+        spec.function,
+        data,
+        tuple(pickled),
+        spec.attempt,
+        spec.at,
+        spec.priority,
+        spec.spooler,
+        spec.mule,
+        spec.store_result,
+    )
+
+
+class Template:
+    """A task's fixed fields encoded once, so that each send only encodes what changes.
+
+    *prototype* holds the fixed fields (function, retry policy, priority, spooler, mule, ...).
+    """
+
+    def __init__(self, prototype: TaskSpec) -> None:
+        self._prototype = prototype
+        self._json = _envelope.Template(prototype)
+
+    def outgoing(
+        self,
+        task_id: str,
+        enqueued_at: float,
+        working_dir: str | None,
+        at: int | None,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+    ) -> Outgoing:
+        data, pickled = self._json.dumps(task_id, enqueued_at, working_dir, at, args, kwargs)
+        p = self._prototype
+        return Outgoing(
+            task_id, p.function, data, tuple(pickled), 1, at, p.priority, p.spooler, p.mule, p.store_result
+        )
+
+
+def spool_message(out: Outgoing) -> dict[bytes, bytes]:
+    """The spool dict for *out*; the JSON moves to ``body`` when the packet would pass 64 KiB."""
     message = {VERSION_KEY: VERSION}
-    signature = _signing.sign_task(data)
+    signature = _signing.sign_task(out.data)
     if signature is not None:
         message[SIGNATURE_KEY] = signature
-    if spec.at is not None:
-        message[b"at"] = b"%d" % spec.at
-    if spec.priority is not None:
-        message[b"priority"] = b"%d" % spec.priority
-    if spec.spooler is not None:
-        message[b"spooler"] = os.fsencode(spec.spooler)
-    if packet_size(message) + 4 + len(SPEC_KEY) + len(data) <= PACKET_LIMIT:
-        message[SPEC_KEY] = data
+    if out.at is not None:
+        message[b"at"] = b"%d" % out.at
+    if out.priority is not None:
+        message[b"priority"] = b"%d" % out.priority
+    if out.spooler is not None:
+        message[b"spooler"] = os.fsencode(out.spooler)
+    if packet_size(message) + 4 + len(SPEC_KEY) + len(out.data) <= PACKET_LIMIT:
+        message[SPEC_KEY] = out.data
     else:
-        message[b"body"] = data
-    return Encoded(message, tuple(pickled))
+        message[b"body"] = out.data
+    return message
+
+
+def mule_message(out: Outgoing) -> bytes:
+    signature = _signing.sign_task(out.data)
+    return MULE_MAGIC + (b"-" if signature is None else b"S" + signature) + out.data
+
+
+def encode_spool(spec: TaskSpec) -> Encoded[dict[bytes, bytes]]:
+    """The spool dict for *spec*, and where its values had to be pickled."""
+    out = outgoing(spec)
+    return Encoded(spool_message(out), out.pickled)
 
 
 def is_spool_message(env: Mapping[Any, bytes]) -> bool:
@@ -99,10 +167,8 @@ def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
 
 
 def encode_mule(spec: TaskSpec) -> Encoded[bytes]:
-    data, pickled = _envelope.dumps(spec)
-    signature = _signing.sign_task(data)
-    mark = b"-" if signature is None else b"S" + signature
-    return Encoded(MULE_MAGIC + mark + data, tuple(pickled))
+    out = outgoing(spec)
+    return Encoded(mule_message(out), out.pickled)
 
 
 def is_mule_message(message: bytes) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
+from collections.abc import Mapping
 from typing import Any, Final
 
 import attrs
@@ -47,21 +48,30 @@ def _is_type_of(t: Any) -> bool:
     return typing.get_origin(t) is type
 
 
+def _as_is(value: Any, _: object) -> Any:
+    return value
+
+
 def _make_converter() -> cattrs.Converter:
     """The converter for the spec envelope.
 
     - unknown keys are an error (a newer format carries a new version key instead);
     - ``int | str`` (a mule target) passes through as JSON;
     - exception classes travel as ``module:qualname`` and must import back to the same class;
-    - the user's values (args, kwargs, buffer) are left to `_values`.
+    - the user's values (args, kwargs, buffer) are left to `_values`;
+    - a spec's fields that keep their default are left out.
     """
     conv = cattrs.Converter(forbid_extra_keys=True)
     configure_union_passthrough(int | str | float | bool | None, conv)
     conv.register_unstructure_hook_func(_is_type_of, _exception_path)
     conv.register_structure_hook_func(_is_type_of, _exception_class)
     omitted = {name: override(omit=True) for name in _VALUE_FIELDS}
-    conv.register_unstructure_hook(TaskSpec, make_dict_unstructure_fn(TaskSpec, conv, **omitted))  # type: ignore[arg-type] # cattrs types overrides as Any-valued kwargs
-    conv.register_structure_hook(TaskSpec, make_dict_structure_fn(TaskSpec, conv, **omitted))  # type: ignore[arg-type] # as above
+    # Defaults are left out: a smaller message is faster to write, send and read.
+    spec_out = make_dict_unstructure_fn(TaskSpec, conv, _cattrs_omit_if_default=True, **omitted)  # type: ignore[arg-type] # cattrs types overrides as Any-valued kwargs
+    conv.register_unstructure_hook(TaskSpec, spec_out)
+    # The values arrive already decoded by `_values`: taken as they are.
+    decoded = {name: override(struct_hook=_as_is) for name in _VALUE_FIELDS}
+    conv.register_structure_hook(TaskSpec, make_dict_structure_fn(TaskSpec, conv, **decoded))  # type: ignore[arg-type] # as above
     no_value = override(omit=True)
     conv.register_unstructure_hook(Outcome, make_dict_unstructure_fn(Outcome, conv, value=no_value))
     conv.register_structure_hook(Outcome, make_dict_structure_fn(Outcome, conv, value=no_value))
@@ -71,10 +81,13 @@ def _make_converter() -> cattrs.Converter:
 _converter = _make_converter()
 
 
+# Made once: json.dumps() with options builds a new encoder on every call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+
+
 def _json_bytes(tree: JSON) -> bytes:
     # surrogatepass: a str may hold lone surrogates, which strict UTF-8 can't carry.
-    text = json.dumps(tree, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    return text.encode("utf-8", "surrogatepass")
+    return _JSON.encode(tree).encode("utf-8", "surrogatepass")
 
 
 def json_tree(data: bytes, what: str) -> Any:
@@ -114,21 +127,62 @@ def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
     return _json_bytes(tree), encoder.pickled
 
 
+# What changes from one send of a task to the next; the rest of its spec is encoded once.
+_PER_SEND = ("task_id", "enqueued_at", "working_dir", "at")
+
+
+class Template:
+    """The JSON of a task's spec without the fields that change per send, encoded once.
+
+    Sending then encodes only the per-send fields and the arguments, and splices them in: the same
+    JSON `dumps` would make, at a fraction of the cost. *prototype* is a spec with the task's fixed
+    fields (function, retry policy, priority, ...); its per-send fields are ignored.
+    """
+
+    def __init__(self, prototype: TaskSpec) -> None:
+        tree = _converter.unstructure(prototype)
+        for name in _PER_SEND:
+            tree.pop(name, None)
+        self.prefix = _json_bytes(tree)[:-1] + b","  # "function" is always there: never empty
+
+    def dumps(
+        self,
+        task_id: str,
+        enqueued_at: float,
+        working_dir: str | None,
+        at: int | None,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+    ) -> tuple[bytes, list[str]]:
+        encoder = Encoder()
+        tree: dict[str, JSON] = {"task_id": task_id, "enqueued_at": enqueued_at}
+        if working_dir is not None:
+            tree["working_dir"] = working_dir
+        if at is not None:
+            tree["at"] = at
+        try:
+            tree["args"] = [encoder.encode(v, f"args[{i}]") for i, v in enumerate(args)]
+            tree["kwargs"] = {k: encoder.encode(v, k) for k, v in kwargs.items()}
+        except RecursionError:
+            raise EncodeError("the arguments are nested too deeply to be sent") from None
+        return self.prefix + _json_bytes(tree)[1:], encoder.pickled
+
+
 def loads(data: bytes) -> TaskSpec:
     """The spec in *data*; `DecodeError` for anything but a valid spec."""
     tree = json_tree(data, "the task")
     if not isinstance(tree, dict):
         raise DecodeError("the task is not a JSON object")
-    args, kwargs, buffer = (tree.pop(name, None) for name in _VALUE_FIELDS)
+    args, kwargs, buffer = tree.get("args"), tree.get("kwargs", {}), tree.get("buffer", {})
     if not (isinstance(args, list) and isinstance(kwargs, dict)):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
     try:
-        spec = _converter.structure(tree, TaskSpec)
-        values = {
-            "args": tuple(decode(v) for v in args),
-            "kwargs": {k: decode(v) for k, v in kwargs.items()},
-            "buffer": decode(buffer),
-        }
+        tree["args"] = tuple(decode(v) for v in args)
+        tree["kwargs"] = {k: decode(v) for k, v in kwargs.items()}
+        tree["buffer"] = decode(buffer)
+        if not isinstance(tree["buffer"], dict):
+            raise DecodeError("not a valid task: the buffer is not a dict")
+        spec: TaskSpec = _converter.structure(tree, TaskSpec)
     except DecodeError:
         raise
     except (cattrs.BaseValidationError, ValueError, TypeError, RecursionError) as e:
@@ -136,9 +190,7 @@ def loads(data: bytes) -> TaskSpec:
             "; ".join(cattrs.transform_error(e)) if isinstance(e, cattrs.BaseValidationError) else repr(e)
         )
         raise DecodeError(f"not a valid task: {detail}") from e
-    if not isinstance(values["buffer"], dict):
-        raise DecodeError("not a valid task: the buffer is not a dict")
-    return attrs.evolve(spec, **values)
+    return spec
 
 
 def dumps_outcome(outcome: Outcome) -> bytes:
