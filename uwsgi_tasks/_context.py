@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -122,11 +120,10 @@ def get_current_task() -> CurrentTask | None:
     return _current.get()
 
 
-@contextmanager
-def running(spec: TaskSpec, task: Task[Any, Any]) -> Iterator[CurrentTask]:
-    current = CurrentTask(spec, task)
-    token = _current.set(current)
-    try:
-        yield current
-    finally:
-        _current.reset(token)
+def enter(current: CurrentTask) -> contextvars.Token[CurrentTask | None]:
+    """Make *current* the running task; `leave` with the token undoes it."""
+    return _current.set(current)
+
+
+def leave(token: contextvars.Token[CurrentTask | None]) -> None:
+    _current.reset(token)

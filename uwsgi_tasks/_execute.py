@@ -5,19 +5,20 @@ from __future__ import annotations
 import logging
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
-from . import _registry
-from ._context import CurrentTask, running
+from . import _context, _registry
+from ._context import CurrentTask
 from ._exceptions import Ignore, Retry, RetryTaskException, TaskNotFound
 from ._outcome import ErrorInfo, Outcome, TaskStatus
 from ._retry import RetryPolicy, seconds
 from ._spec import TaskSpec, unix_time
 from ._uwsgi import SPOOL_OK, SPOOL_RETRY
+
+if TYPE_CHECKING:
+    from ._task import Task
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -39,26 +40,19 @@ class Ran:
     task_missing: bool = False
 
 
-@contextmanager
-def working_dir(path: str | None, task_id: str) -> Iterator[None]:
-    """Run inside *path*, then come back; a missing directory is a warning, not a failure."""
+def _enter(path: str | None, task_id: str) -> str | None:
+    """Go into *path*; the directory to come back to, if we moved. A missing one is only a warning."""
     if path is None:
-        yield
-        return
+        return None
     before = os.getcwd()
     if path == before:
-        yield
-        return
+        return None
     try:
         os.chdir(path)
     except OSError as e:
         logger.warning("task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, before)
-        yield
-        return
-    try:
-        yield
-    finally:
-        os.chdir(before)
+        return None
+    return before
 
 
 def _remaining_budget(spec: TaskSpec, current: CurrentTask, request: Retry | None) -> int:
@@ -118,8 +112,12 @@ def _retry_or_fail(
     return Ran(outcome, next_attempt=next_attempt)
 
 
-def execute(spec: TaskSpec) -> Ran:
-    """Run one attempt of *spec* and decide what comes next. Never raises for a task's failure."""
+def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
+    """Run one attempt of *spec* and decide what comes next. Never raises for a task's failure.
+
+    The task runs in its working_dir; *come_back* returns to where we were afterwards (a spooler
+    doesn't need to: uWSGI goes back to the spool directory after every task).
+    """
     started = time.time()
     try:
         task = _registry.resolve(spec.function)
@@ -128,42 +126,52 @@ def execute(spec: TaskSpec) -> Ran:
         error = ErrorInfo.from_exception(e)
         outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error)
         return Ran(outcome, error=e, task_missing=True)
-    with running(spec, task) as current, working_dir(spec.working_dir, spec.task_id):
-        try:
-            value: Any = task.fn(*spec.args, **spec.kwargs)
-        except Ignore as e:
-            logger.info("task %s (%s) ignored itself: %s", spec.task_id, spec.function, e)
-            outcome = Outcome(
-                spec.task_id,
-                TaskStatus.CANCELLED,
-                spec.attempt,
-                started,
-                time.time(),
-                error=ErrorInfo.from_exception(e),
-            )
-            return Ran(outcome)
-        except Retry as e:
-            return _retry_or_fail(spec, current, ErrorInfo.from_exception(e), e, started)
-        except (Exception, SystemExit) as e:
-            error = ErrorInfo.from_exception(e)
-            if current.retry is not None and current.retry.should_retry(e):
-                return attrs.evolve(_retry_or_fail(spec, current, error, None, started), error=e)
-            logger.error(
-                "task %s (%s) failed on attempt %d:\n%s",
-                spec.task_id,
-                spec.function,
-                spec.attempt,
-                error.traceback,
-            )
-            outcome = Outcome(
-                spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error
-            )
-            return Ran(outcome, error=e)
-        if spec.spooler_return:
-            return _handed_to_uwsgi(spec, value, started)
-        if type(value) is int and value == SPOOL_RETRY and current.retry is not None:
-            request = ErrorInfo("uwsgi_tasks.SPOOL_RETRY", "the task returned SPOOL_RETRY")
-            return _retry_or_fail(spec, current, request, Retry(), started)
+    current = CurrentTask(spec, task)
+    token = _context.enter(current)
+    before = _enter(spec.working_dir, spec.task_id)
+    try:
+        return _call(spec, task, current, started)
+    finally:
+        if before is not None and come_back:
+            os.chdir(before)
+        _context.leave(token)
+
+
+def _call(spec: TaskSpec, task: Task[Any, Any], current: CurrentTask, started: float) -> Ran:
+    """Call the function, and turn what it did into a `Ran`."""
+    try:
+        value: Any = task.fn(*spec.args, **spec.kwargs)
+    except Ignore as e:
+        logger.info("task %s (%s) ignored itself: %s", spec.task_id, spec.function, e)
+        outcome = Outcome(
+            spec.task_id,
+            TaskStatus.CANCELLED,
+            spec.attempt,
+            started,
+            time.time(),
+            error=ErrorInfo.from_exception(e),
+        )
+        return Ran(outcome)
+    except Retry as e:
+        return _retry_or_fail(spec, current, ErrorInfo.from_exception(e), e, started)
+    except (Exception, SystemExit) as e:
+        error = ErrorInfo.from_exception(e)
+        if current.retry is not None and current.retry.should_retry(e):
+            return attrs.evolve(_retry_or_fail(spec, current, error, None, started), error=e)
+        logger.error(
+            "task %s (%s) failed on attempt %d:\n%s",
+            spec.task_id,
+            spec.function,
+            spec.attempt,
+            error.traceback,
+        )
+        outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error)
+        return Ran(outcome, error=e)
+    if spec.spooler_return:
+        return _handed_to_uwsgi(spec, value, started)
+    if type(value) is int and value == SPOOL_RETRY and current.retry is not None:
+        request = ErrorInfo("uwsgi_tasks.SPOOL_RETRY", "the task returned SPOOL_RETRY")
+        return _retry_or_fail(spec, current, request, Retry(), started)
     outcome = Outcome(
         spec.task_id,
         TaskStatus.SUCCEEDED,

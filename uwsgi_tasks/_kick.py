@@ -52,12 +52,12 @@ def create_board() -> None:
 
 
 def _slot() -> int | None:
+    """This spooler's place on the board (spoolers are forked from the master, which never has one)."""
     global _my_slot
-    pid = os.getpid()
-    if _my_slot is None or _my_slot[0] != pid:
+    if _my_slot is None:
+        pid = os.getpid()
         pids = _uwsgi.spooler_pids()
-        index = pids.index(pid) if pid in pids else -1
-        _my_slot = (pid, index)
+        _my_slot = (pid, pids.index(pid) if pid in pids else -1)
     return _my_slot[1] if 0 <= _my_slot[1] < _SLOTS else None
 
 

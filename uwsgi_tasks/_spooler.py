@@ -198,7 +198,7 @@ def _run(path: str, env: SpoolerEnv) -> int:
         return _hand_to_mule(path, spec)
     _locks.running_here = path
     try:
-        ran = execute(spec)
+        ran = execute(spec, come_back=False)
     finally:
         _locks.running_here = None
     if ran.task_missing:

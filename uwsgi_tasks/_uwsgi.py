@@ -37,6 +37,9 @@ SpoolerCallable = Callable[[SpoolerEnv], int]
 MuleHook = Callable[[bytes], object]
 
 
+# The configuration of an instance never changes while a process lives (a reload starts new
+# processes), so what is derived from it is computed once: it is on the hot path of every send.
+@functools.cache
 def option(name: str) -> bytes | bool | None:
     """The value of uWSGI option *name*: bytes, True for a flag, None when not set."""
     if not RUNNING:
@@ -47,8 +50,6 @@ def option(name: str) -> bytes | bool | None:
     return bytes(value)
 
 
-# The configuration of an instance never changes while a process lives (a reload starts new
-# processes), so what is derived from it is computed once: it is on the hot path of every send.
 @functools.cache
 def flag(name: str) -> bool:
     """Whether the boolean uWSGI option *name* is on (``--name`` or ``name = true``)."""

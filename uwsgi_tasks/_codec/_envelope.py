@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 import attrs
@@ -15,7 +15,7 @@ from cattrs.strategies import configure_union_passthrough
 from .._exceptions import DecodeError, EncodeError
 from .._outcome import ErrorInfo, Outcome, TaskStatus
 from .._spec import TaskSpec
-from ._values import JSON, Encoder, class_path, decode, import_path
+from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar, quote
 
 # User values: encoded by `_values`, never by cattrs.
 _VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
@@ -61,7 +61,9 @@ def _make_converter() -> cattrs.Converter:
     - the user's values (args, kwargs, buffer) are left to `_values`;
     - a spec's fields that keep their default are left out.
     """
-    conv = cattrs.Converter(forbid_extra_keys=True)
+    # detailed_validation off: its exception groups cost on every decode, and a bad task only needs
+    # one clear reason.
+    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=False)
     configure_union_passthrough(int | str | float | bool | None, conv)
     conv.register_unstructure_hook_func(_is_type_of, _exception_path)
     conv.register_structure_hook_func(_is_type_of, _exception_class)
@@ -73,7 +75,8 @@ def _make_converter() -> cattrs.Converter:
     decoded = {name: override(struct_hook=_as_is) for name in _VALUE_FIELDS}
     conv.register_structure_hook(TaskSpec, make_dict_structure_fn(TaskSpec, conv, **decoded))  # type: ignore[arg-type] # as above
     no_value = override(omit=True)
-    conv.register_unstructure_hook(Outcome, make_dict_unstructure_fn(Outcome, conv, value=no_value))
+    outcome_out = make_dict_unstructure_fn(Outcome, conv, _cattrs_omit_if_default=True, value=no_value)
+    conv.register_unstructure_hook(Outcome, outcome_out)
     conv.register_structure_hook(Outcome, make_dict_structure_fn(Outcome, conv, value=no_value))
     return conv
 
@@ -81,13 +84,28 @@ def _make_converter() -> cattrs.Converter:
 _converter = _make_converter()
 
 
-# Made once: json.dumps() with options builds a new encoder on every call.
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+def _make_json_encoder() -> Callable[[JSON], str]:
+    """Compact JSON text of a tree; the C encoder is made once (json.dumps makes one per call).
+
+    No circular-reference check: trees come from `_values`, which fails on a cycle first.
+    """
+    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
+    if c_make_encoder is None:  # a Python without the _json accelerator
+        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
+
+    def fail(value: object) -> None:
+        raise TypeError(f"not JSON: {value!r}")
+
+    encode = c_make_encoder(None, fail, json.encoder.encode_basestring, None, ":", ",", False, False, False)
+    return lambda tree: "".join(encode(tree, 0))
+
+
+_to_json = _make_json_encoder()
 
 
 def _json_bytes(tree: JSON) -> bytes:
     # surrogatepass: a str may hold lone surrogates, which strict UTF-8 can't carry.
-    return _JSON.encode(tree).encode("utf-8", "surrogatepass")
+    return _to_json(tree).encode("utf-8", "surrogatepass")
 
 
 def json_tree(data: bytes, what: str) -> Any:
@@ -127,6 +145,8 @@ def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
     return _json_bytes(tree), encoder.pickled
 
 
+_CONTAINERS: Final = frozenset({list, dict})
+
 # What changes from one send of a task to the next; the rest of its spec is encoded once.
 _PER_SEND = ("task_id", "enqueued_at", "working_dir", "at")
 
@@ -155,17 +175,24 @@ class Template:
         kwargs: Mapping[str, Any],
     ) -> tuple[bytes, list[str]]:
         encoder = Encoder()
-        tree: dict[str, JSON] = {"task_id": task_id, "enqueued_at": enqueued_at}
+        parts = [f'"task_id":"{task_id}","enqueued_at":{enqueued_at!r}']
         if working_dir is not None:
-            tree["working_dir"] = working_dir
+            parts.append(f',"working_dir":{quote(working_dir)}')
         if at is not None:
-            tree["at"] = at
+            parts.append(f',"at":{at}')
         try:
-            tree["args"] = [encoder.encode(v, f"args[{i}]") for i, v in enumerate(args)]
-            tree["kwargs"] = {k: encoder.encode(v, k) for k, v in kwargs.items()}
+            listed = [json_scalar(v) or _to_json(encoder.encode(v, f"args[{i}]")) for i, v in enumerate(args)]
+            parts.append(f',"args":[{",".join(listed)}]')
+            if kwargs:
+                named = [
+                    f"{quote(k)}:{json_scalar(v) or _to_json(encoder.encode(v, k))}"
+                    for k, v in kwargs.items()
+                ]
+                parts.append(f',"kwargs":{{{",".join(named)}}}')
         except RecursionError:
             raise EncodeError("the arguments are nested too deeply to be sent") from None
-        return self.prefix + _json_bytes(tree)[1:], encoder.pickled
+        parts.append("}")
+        return self.prefix + "".join(parts).encode("utf-8", "surrogatepass"), encoder.pickled
 
 
 def loads(data: bytes) -> TaskSpec:
@@ -177,19 +204,24 @@ def loads(data: bytes) -> TaskSpec:
     if not (isinstance(args, list) and isinstance(kwargs, dict)):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
     try:
-        tree["args"] = tuple(decode(v) for v in args)
-        tree["kwargs"] = {k: decode(v) for k, v in kwargs.items()}
+        # Scalars are their own value: only containers and tags need decoding.
+        tree["args"] = tuple(decode(v) if type(v) in _CONTAINERS else v for v in args)
+        tree["kwargs"] = {k: decode(v) if type(v) in _CONTAINERS else v for k, v in kwargs.items()}
         tree["buffer"] = decode(buffer)
         if not isinstance(tree["buffer"], dict):
             raise DecodeError("not a valid task: the buffer is not a dict")
         spec: TaskSpec = _converter.structure(tree, TaskSpec)
     except DecodeError:
         raise
-    except (cattrs.BaseValidationError, ValueError, TypeError, RecursionError) as e:
-        detail = (
-            "; ".join(cattrs.transform_error(e)) if isinstance(e, cattrs.BaseValidationError) else repr(e)
-        )
-        raise DecodeError(f"not a valid task: {detail}") from e
+    except (
+        cattrs.BaseValidationError,
+        cattrs.ForbiddenExtraKeysError,
+        KeyError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as e:
+        raise DecodeError(f"not a valid task: {e!r}") from e
     return spec
 
 
@@ -222,5 +254,12 @@ def loads_outcome(data: bytes) -> Outcome:
         return attrs.evolve(outcome, value=decode(value)) if outcome.has_value else outcome
     except DecodeError:
         raise
-    except (cattrs.BaseValidationError, ValueError, TypeError, RecursionError) as e:
+    except (
+        cattrs.BaseValidationError,
+        cattrs.ForbiddenExtraKeysError,
+        KeyError,
+        ValueError,
+        TypeError,
+        RecursionError,
+    ) as e:
         raise DecodeError(f"not a valid outcome record: {e!r}") from e

@@ -28,7 +28,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from decimal import Decimal
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, Final, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 import attrs
@@ -86,6 +86,28 @@ def _unb64(text: object) -> bytes:
     if not isinstance(text, str):
         raise DecodeError(f"expected base64 text, got {text!r}")
     return base64.b64decode(text.encode("ascii"), validate=True)
+
+
+quote: Final = json.encoder.encode_basestring  # the C function, where Python has it
+
+
+def json_scalar(value: Any) -> str | None:
+    """The JSON text of a plain scalar or bytes, written directly (most arguments are); None for
+    anything else, which goes through `Encoder`."""
+    kind = type(value)
+    if kind is str:
+        return quote(value)
+    if kind is int and -(2**63) < value < 2**63:
+        return repr(value)
+    if kind is bool:
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if kind is float and math.isfinite(value):
+        return repr(value)
+    if kind is bytes:
+        return '{"$bytes":"' + _b64(value) + '"}'
+    return None
 
 
 def _tz_tree(tz: tzinfo | None) -> JSON:
