@@ -15,7 +15,7 @@ from cattrs.strategies import configure_union_passthrough
 from .._exceptions import DecodeError, EncodeError
 from .._outcome import ErrorInfo, Outcome, TaskStatus
 from .._spec import TaskSpec
-from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar, quote
+from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar
 
 # User values: encoded by `_values`, never by cattrs.
 _VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
@@ -175,24 +175,32 @@ class Template:
         kwargs: Mapping[str, Any],
     ) -> tuple[bytes, list[str]]:
         encoder = Encoder()
-        parts = [f'"task_id":"{task_id}","enqueued_at":{enqueued_at!r}']
+        parts = [
+            self.prefix,
+            b'"task_id":"%s","enqueued_at":%s' % (task_id.encode(), repr(enqueued_at).encode()),
+        ]
         if working_dir is not None:
-            parts.append(f',"working_dir":{quote(working_dir)}')
+            parts += [b',"working_dir":', json_scalar(working_dir) or b'""']
         if at is not None:
-            parts.append(f',"at":{at}')
+            parts.append(b',"at":%d' % at)
         try:
-            listed = [json_scalar(v) or _to_json(encoder.encode(v, f"args[{i}]")) for i, v in enumerate(args)]
-            parts.append(f',"args":[{",".join(listed)}]')
-            if kwargs:
-                named = [
-                    f"{quote(k)}:{json_scalar(v) or _to_json(encoder.encode(v, k))}"
-                    for k, v in kwargs.items()
+            parts.append(b',"args":[')
+            for i, value in enumerate(args):
+                parts += [
+                    b"," if i else b"",
+                    json_scalar(value) or _json_bytes(encoder.encode(value, f"args[{i}]")),
                 ]
-                parts.append(f',"kwargs":{{{",".join(named)}}}')
+            parts.append(b"]")
+            if kwargs:
+                parts.append(b',"kwargs":{')
+                for i, (key, value) in enumerate(kwargs.items()):
+                    text = json_scalar(value) or _json_bytes(encoder.encode(value, key))
+                    parts += [b"," if i else b"", json_scalar(key) or b'""', b":", text]
+                parts.append(b"}")
         except RecursionError:
             raise EncodeError("the arguments are nested too deeply to be sent") from None
-        parts.append("}")
-        return self.prefix + "".join(parts).encode("utf-8", "surrogatepass"), encoder.pickled
+        parts.append(b"}")
+        return b"".join(parts), encoder.pickled
 
 
 def loads(data: bytes) -> TaskSpec:

@@ -91,22 +91,23 @@ def _unb64(text: object) -> bytes:
 quote: Final = json.encoder.encode_basestring  # the C function, where Python has it
 
 
-def json_scalar(value: Any) -> str | None:
-    """The JSON text of a plain scalar or bytes, written directly (most arguments are); None for
-    anything else, which goes through `Encoder`."""
+def json_scalar(value: Any) -> bytes | None:
+    """The JSON of a plain scalar or bytes, written directly as UTF-8 (most arguments are); None
+    for anything else, which goes through `Encoder`. Large bytes are copied as few times as possible:
+    every copy of a big buffer is fresh memory to fault in."""
     kind = type(value)
     if kind is str:
-        return quote(value)
+        return quote(value).encode("utf-8", "surrogatepass")
     if kind is int and -(2**63) < value < 2**63:
-        return repr(value)
+        return b"%d" % value
     if kind is bool:
-        return "true" if value else "false"
+        return b"true" if value else b"false"
     if value is None:
-        return "null"
+        return b"null"
     if kind is float and math.isfinite(value):
-        return repr(value)
+        return repr(value).encode()
     if kind is bytes:
-        return '{"$bytes":"' + _b64(value) + '"}'
+        return b'{"$bytes":"' + base64.b64encode(value) + b'"}'
     return None
 
 
