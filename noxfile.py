@@ -61,6 +61,13 @@ def lint(session: nox.Session) -> None:
 
 
 @nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmarks against raw uWSGI, uwsgidecorators and uwsgi-tasks 0.7.3 (bench/run.py --help)."""
+    session.install(".[uwsgi]")
+    session.run("python", "bench/run.py", *session.posargs)
+
+
+@nox.session
 def demo(session: nox.Session) -> None:
     """Start a real uWSGI with a spooler and mules, send tasks, print their handles, stop it."""
     session.install(".[uwsgi]")

@@ -291,7 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument(
-        "--quick", action="store_true", help="a smoke run of seconds: tiny sizes, no 0.7.3 venv, no 30 s chains"
+        "--quick",
+        action="store_true",
+        help="a smoke run of seconds: tiny sizes, no 0.7.3 venv, no 30 s chains",
     )
     parser.add_argument("--reps", type=int, default=5)
     parser.add_argument(
