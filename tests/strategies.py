@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import math
-from datetime import datetime, time, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -15,6 +14,7 @@ from hypothesis import strategies as st
 
 from uwsgi_tasks import Jitter, RetryPolicy
 from uwsgi_tasks._spec import TaskSpec
+from uwsgi_tasks.testing import first_difference, strategies
 
 
 @attrs.define
@@ -58,36 +58,11 @@ class Opaque:
         return hash(self.value)
 
 
-fixed_offsets = st.builds(
-    timezone,
-    st.timedeltas(min_value=timedelta(hours=-23, minutes=-59), max_value=timedelta(hours=23, minutes=59)),
-)
-timezones = st.none() | st.just(timezone.utc) | fixed_offsets | st.timezones()
-
-# Every str Python can hold, lone surrogates included.
-texts = st.text(st.characters(codec=None, exclude_categories=()), max_size=30)
-
-scalars: st.SearchStrategy[Any] = st.one_of(
-    st.none(),
-    st.booleans(),
-    st.integers(),
-    st.integers(min_value=2**13000, max_value=2**13100),
-    st.floats(allow_nan=False),
-    texts,
-    st.binary(max_size=40),
-    st.binary(max_size=40).map(bytearray),
-    st.datetimes(timezones=timezones),
-    st.dates(),
-    st.times(timezones=st.none() | fixed_offsets),
-    st.timedeltas(),
-    st.decimals(allow_nan=False),
-    st.uuids(),
-    st.sampled_from(list(Color) + list(Level)),
-)
-
-hashables: st.SearchStrategy[Any] = st.one_of(
-    st.none(), st.booleans(), st.integers(), texts, st.binary(max_size=10), st.dates(), st.uuids()
-)
+fixed_offsets = strategies._fixed_offsets
+timezones = strategies.timezones
+texts = strategies.texts
+hashables = strategies.hashables
+scalars: st.SearchStrategy[Any] = strategies.scalars | st.sampled_from(list(Color) + list(Level))
 
 objects: st.SearchStrategy[Any] = st.one_of(
     st.builds(
@@ -104,19 +79,7 @@ objects: st.SearchStrategy[Any] = st.one_of(
 
 def values(leaves: st.SearchStrategy[Any] = scalars | objects) -> st.SearchStrategy[Any]:
     """Argument trees: JSON containers, tuples, sets, dicts with any hashable keys."""
-    return st.recursive(
-        leaves,
-        lambda inner: st.one_of(
-            st.lists(inner, max_size=4),
-            st.lists(inner, max_size=4).map(tuple),
-            st.dictionaries(texts, inner, max_size=4),
-            st.dictionaries(st.sampled_from(["$tuple", "$d", "$", "$pickle"]), inner, max_size=1),
-            st.dictionaries(hashables, inner, max_size=4),
-            st.frozensets(hashables, max_size=4),
-            st.sets(hashables, max_size=4),
-        ),
-        max_leaves=12,
-    )
+    return strategies.values(leaves)
 
 
 json_values = values(scalars)
@@ -170,23 +133,4 @@ def specs(draw: st.DrawFn, args: st.SearchStrategy[Any] | None = None) -> TaskSp
 
 def same(a: Any, b: Any) -> bool:
     """Equal, and of the same type all the way down (1 != True != 1.0 here)."""
-    if type(a) is not type(b):
-        return False
-    if isinstance(a, float) and math.isnan(a):
-        return math.isnan(b)
-    if isinstance(a, list | tuple):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
-    if isinstance(a, dict):
-        if a.keys() != b.keys():
-            return False
-        keys_b = {k: k for k in b}
-        return all(same(k, keys_b[k]) and same(a[k], b[k]) for k in a)
-    if isinstance(a, set | frozenset):
-        return a == b and sorted(map(repr, map(type, a))) == sorted(map(repr, map(type, b)))
-    if isinstance(a, datetime | time):
-        return (
-            bool(a == b) and a.fold == b.fold and a.utcoffset() == b.utcoffset() and a.tzname() == b.tzname()
-        )
-    if isinstance(a, Point):
-        return same(attrs.asdict(a, recurse=False), attrs.asdict(b, recurse=False))
-    return bool(a == b)
+    return first_difference(a, b) is None

@@ -6,7 +6,7 @@ import logging
 import os
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import attrs
 
@@ -24,6 +24,18 @@ if TYPE_CHECKING:
 R = TypeVar("R")
 
 logger = logging.getLogger("uwsgi_tasks")
+
+
+class InPlaceMode(Protocol):
+    """What `uwsgi_tasks.testing.InPlace` sets while it is active (see `forced`)."""
+
+    raise_failures: bool
+
+    def sent(self, handle: TaskHandle[Any]) -> None: ...
+
+
+#: While set, every task is run in place, whatever its executor and wherever it is sent from.
+forced: InPlaceMode | None = None
 
 
 def new_spec(
@@ -50,13 +62,19 @@ def new_spec(
     )
 
 
+def in_place(requested: TaskExecutor) -> bool:
+    """Whether a task sent here and now with *requested* runs in place: outside uWSGI, as RUNTIME,
+    or while `uwsgi_tasks.testing.InPlace` is active."""
+    return not _uwsgi.RUNNING or requested is TaskExecutor.RUNTIME or forced is not None
+
+
 def choose(requested: TaskExecutor, task: Task[Any, Any]) -> TaskExecutor:
     """The executor that will run the task in this process's uWSGI instance.
 
     Outside uWSGI everything runs in place. Inside, an explicit executor the instance lacks is an
     error (0.7.3 silently fell back, losing ``at``, retries and durability).
     """
-    if not _uwsgi.RUNNING or requested is TaskExecutor.RUNTIME:
+    if in_place(requested):
         return TaskExecutor.RUNTIME
     config = task.config
     needs_spooler = config.at is not None or config.priority is not None or config.spooler is not None
@@ -179,7 +197,7 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     store = _mule.result_store() or _results.IN_PROCESS
     if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
         store.put(ran.outcome.for_store(spec.store_result))
-    return TaskHandle(
+    handle: TaskHandle[R] = TaskHandle(
         spec.task_id,
         function=spec.function,
         executor=TaskExecutor.RUNTIME,
@@ -188,6 +206,14 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
         error=ran.error,
         store=store,
     )
+    mode = forced
+    if mode is not None:
+        mode.sent(handle)
+        if mode.raise_failures and ran.outcome.status is TaskStatus.FAILED:
+            if ran.error is not None:
+                raise ran.error  # what the function raised, with its traceback
+            ran.outcome.raise_for_status()  # the retries it asked for ran out
+    return handle
 
 
 def run_here(task: Task[Any, R], args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> R:

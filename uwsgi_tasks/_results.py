@@ -71,8 +71,25 @@ class FileResultStore:
         return f"{self.root}/{_checked_id(task_id)}"
 
     def put(self, outcome: Outcome) -> None:
-        data = _codec.encode_outcome(outcome)
-        final = self.path_of(outcome.task_id)
+        self._write(self.path_of(outcome.task_id), _codec.encode_outcome(outcome))
+        now = time.monotonic()
+        if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
+            _pruned[self.root] = now
+            self.prune(time.time() - result_ttl())
+
+    def put_note(self, task_id: str, kind: str, data: bytes) -> None:
+        """Keep *data* beside the task's record (an integration's own facts about the task, e.g. what
+        Django's TaskResult needs); it expires with the records."""
+        self._write(f"{self.path_of(task_id)}.{kind}", data)
+
+    def get_note(self, task_id: str, kind: str) -> bytes | None:
+        try:
+            with open(f"{self.path_of(task_id)}.{kind}", "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def _write(self, final: str, data: bytes) -> None:
         temporary = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
         try:
             fd = os.open(temporary, _WRITE, 0o640)
@@ -84,10 +101,6 @@ class FileResultStore:
         finally:
             os.close(fd)
         os.replace(temporary, final)  # readers see the whole record or the previous one
-        now = time.monotonic()
-        if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
-            _pruned[self.root] = now
-            self.prune(time.time() - result_ttl())
 
     def prune(self, before: float) -> int:
         """Remove the records last written before unix time *before*; how many were removed."""

@@ -29,17 +29,8 @@ def show(rows: list[dict[str, Any]], seen: dict[str, str]) -> None:
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="uwsgi-tasks-demo-") as base:
         outbox = Path(base) / "outbox"
-        server = UwsgiServer(
-            base,
-            wsgi_file=HERE / "app.py",
-            pythonpath=[HERE],
-            processes=1,
-            mules=2,
-            farms={},
-            # uWSGI looks for tasks whose at= has come once per spooler-frequency (30 s by default)
-            spooler_frequency=1,
-            env={"DEMO_OUTBOX": str(outbox)},
-        )
+        # The demo's own uwsgi.ini, on a free port, its spool directory under base.
+        server = UwsgiServer.from_ini(HERE / "uwsgi.ini", base, env={"DEMO_OUTBOX": str(outbox)})
         with server:
             print(
                 f"uWSGI started: master pid {server.pid}, http {server.url}, spooler {server.spool_dirs[0]}"

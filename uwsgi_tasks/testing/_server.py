@@ -1,12 +1,8 @@
-"""Test helpers: a real uWSGI server for integration tests, and polling with a timeout.
+"""A real uWSGI server for integration tests, and polling with a timeout.
 
-`UwsgiServer` writes an ini, starts ``uwsgi`` on 127.0.0.1 with a free port in its own process
-group, waits until it answers HTTP, and always stops it by pid and waits until every process of the
-group is gone::
-
-    with UwsgiServer(tmp_path, wsgi_file="app.py", pythonpath=["."]) as server:
-        server.get("/send")
-        wait_until(lambda: (tmp_path / "done").exists(), timeout=5)
+`UwsgiServer` starts ``uwsgi`` on 127.0.0.1 with a free port in its own process group, waits until it
+answers HTTP, and always stops it by pid and waits until every process of the group is gone. It either
+writes the ini itself, or runs yours (`UwsgiServer.from_ini`).
 """
 
 from __future__ import annotations
@@ -26,6 +22,8 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
+
+from .._handle import TaskHandle
 
 T = TypeVar("T")
 
@@ -68,7 +66,11 @@ def wait_until(
 
 
 class UwsgiServer:
-    """A real uWSGI instance: master, workers, spoolers, mules and a farm, on 127.0.0.1 only.
+    """A real uWSGI instance: master, workers, spoolers, mules and a farm, on 127.0.0.1 only::
+
+        with UwsgiServer(tmp_path, wsgi_file="app.py", pythonpath=["."]) as server:
+            server.get("/send")
+            wait_until(lambda: (tmp_path / "done").exists(), timeout=5)
 
     Args:
         base_dir: where the ini, log, fifo and spool directories go (``spool0``, ``spool1``, ...).
@@ -116,7 +118,33 @@ class UwsgiServer:
         self.port = 0
         self.log_file = self.base_dir / "uwsgi.log"
         self.fifo = self.base_dir / "master.fifo"
+        self.ini_file: Path | None = None
+        self.placeholders: dict[str, str] = {}
         self._proc: subprocess.Popen[bytes] | None = None
+
+    @classmethod
+    def from_ini(
+        cls,
+        ini_file: str | os.PathLike[str],
+        base_dir: str | os.PathLike[str],
+        *,
+        spool_dirs: Iterable[str] = ("spool",),
+        placeholders: Mapping[str, str] | None = None,
+        env: Mapping[str, str] | None = None,
+        binary: str | None = None,
+    ) -> UwsgiServer:
+        """A server running your own ini file, as production does.
+
+        The ini must listen on ``127.0.0.1:%(port)`` and keep its state under ``%(base)``: the server
+        sets those placeholders (uWSGI's ``--set-ph``) to a free port and *base_dir*, plus any
+        *placeholders* you give. *spool_dirs* names the ini's spooler directories, relative to
+        *base_dir*, for the tests' use (``server.spool_dirs``).
+        """
+        server = cls(base_dir, spoolers=0, mules=0, env=env, binary=binary)
+        server.ini_file = Path(ini_file).resolve()
+        server.spool_dirs = [server.base_dir / name for name in spool_dirs]
+        server.placeholders = dict(placeholders or {})
+        return server
 
     @property
     def url(self) -> str:
@@ -165,13 +193,20 @@ class UwsgiServer:
             raise FileNotFoundError(f"no uwsgi binary: pip install uwsgi, or set {BINARY_ENV}")
         self.base_dir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
-        ini = self.base_dir / "uwsgi.ini"
-        ini.write_text(self.ini())
+        if self.ini_file is None:
+            ini = self.base_dir / "uwsgi.ini"
+            ini.write_text(self.ini())
+            command = [binary, "--ini", str(ini)]
+        else:
+            values = {**self.placeholders, "port": str(self.port), "base": str(self.base_dir)}
+            command = [binary, "--ini", str(self.ini_file)]
+            for name, value in values.items():
+                command += ["--set-ph", f"{name}={value}"]
         env = {k: v for k, v in os.environ.items() if not k.startswith("UWSGI_")}
         env.update(self.env)
         with open(self.log_file, "ab") as log:
             self._proc = subprocess.Popen(
-                [binary, "--ini", str(ini)],
+                command,
                 cwd=self.base_dir,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -247,6 +282,10 @@ class UwsgiServer:
 
     def get_json(self, path: str, timeout: float = 30.0) -> Any:
         return json.loads(self.get(path, timeout))
+
+    def handle(self, task_id: str) -> TaskHandle[Any]:
+        """The handle of task *task_id*, sent by this server to its first spooler (or a mule)."""
+        return TaskHandle.from_id(task_id, self.spool_dirs[0])
 
     def log(self) -> str:
         try:

@@ -1,4 +1,4 @@
-"""Django integration: `django_setup` for the spooler and mules."""
+"""`django_setup`: Django set up in a process that did not load the WSGI application."""
 
 from __future__ import annotations
 
