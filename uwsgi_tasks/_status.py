@@ -46,6 +46,16 @@ def observe(
     reads "its file is gone and no failure was recorded" as SUCCEEDED (every other end is recorded).
     """
     record = store.get(task_id) if store is not None else None
+    seen = _seen(record, spool_file, attempt, silent)
+    final = seen.record is not None and seen.record.status.done
+    if seen.spool_file is None and spool_file is not None and store is not None and not final:
+        # No file: the task may have ended between reading its record and looking for its file. Its
+        # record was written before the file went, so reading it again now finds it.
+        seen = _seen(store.get(task_id), spool_file, attempt, silent)
+    return seen
+
+
+def _seen(record: Outcome | None, spool_file: str | None, attempt: int, silent: bool) -> Observation:
     if record is not None and record.status.done:
         return Observation(record.status, record.attempts, None, record)
     if record is not None and record.status is TaskStatus.RETRYING:

@@ -122,3 +122,35 @@ def test_ids_that_are_not_task_ids_are_refused(tmp_path: Path) -> None:
     """A record path is never built from something like '../x'."""
     with pytest.raises(ValueError, match="not a task id"):
         FileResultStore(str(tmp_path)).get("../../etc/passwd")
+
+
+class _EndsWhileLooking(MemoryResultStore):
+    """A store whose task ends (record written, file deleted) right after the first read of it."""
+
+    def __init__(self, spool_file: Path, outcome: Outcome) -> None:
+        super().__init__()
+        self.spool_file, self.outcome = spool_file, outcome
+
+    def get(self, task_id: str) -> Outcome | None:
+        found = super().get(task_id)
+        if self.spool_file.exists():  # the first read: the task ends now, as a spooler ends it
+            self.put(self.outcome)
+            self.spool_file.unlink()
+        return found
+
+
+@pytest.mark.parametrize("silent", [False, True])
+@pytest.mark.parametrize("status", [TaskStatus.SUCCEEDED, TaskStatus.FAILED])
+def test_a_task_ending_while_observed_is_seen_ended_never_unknown(
+    tmp_path: Path, status: TaskStatus, silent: bool
+) -> None:
+    """Between reading a task's record (none yet) and finding its spool file gone, the task ended:
+    the observation reads the record again and reports the end (not UNKNOWN, and for a
+    store_result=False task not a SUCCEEDED guessed from the missing file when it FAILED)."""
+    from uwsgi_tasks._status import observe
+
+    spool_file = tmp_path / "uwsgi_spoolfile_on_x"
+    spool_file.write_bytes(b"")
+    outcome = Outcome("a" * 32, status, 1, 1.0, 2.0)
+    seen = observe("a" * 32, _EndsWhileLooking(spool_file, outcome), str(spool_file), 1, silent=silent)
+    assert seen.status is status and seen.record == outcome
