@@ -16,6 +16,8 @@ settings.register_profile("default", deadline=None, suppress_health_check=[Healt
 settings.register_profile("fast", parent=settings.get_profile("default"), max_examples=10)
 settings.load_profile("fast" if os.environ.get("FAST") else "default")
 
+pytest_plugins = ["pytester"]
+
 TEST_SECRET = "test-secret-0123456789abcdef"
 
 

@@ -174,3 +174,24 @@ def test_django_unknown_result_id_does_not_exist(django_example: UwsgiServer) ->
     """get_result of an id nobody enqueued raises TaskResultDoesNotExist (the view answers 404)."""
     for result_id in ("0123456789abcdef0123456789abcdef", "not-an-id"):
         assert django_example.get_json(f"/reports/{result_id}")["error"] == "TaskResultDoesNotExist"
+
+
+def test_a_process_outside_uwsgi_reads_django_results_from_the_spool_directories(
+    django_example: UwsgiServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A management command or a shell (not uWSGI), with the project importable and the SPOOLERS
+    directories configured, reads the results of tasks the site enqueued."""
+    from django.test import override_settings
+
+    from tests import django_support as dj
+
+    dj.configure()
+    monkeypatch.syspath_prepend(str(EXAMPLES / "django"))
+    enqueued = enqueue(django_example, "build_report", "from-a-shell")
+    settled(django_example, f"/reports/{enqueued['id']}", done=("SUCCESSFUL", "FAILED"))
+    spoolers = {"default": str(django_example.spool_dirs[0]), "reports": str(django_example.spool_dirs[1])}
+    with override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": {"SPOOLERS": spoolers}}}):
+        result = dj.default_task_backend.get_result(enqueued["id"])
+    assert result.status == dj.TaskResultStatus.SUCCESSFUL
+    assert result.return_value["day"] == "from-a-shell"
+    assert result.task.module_path == "my_project.apps.index.tasks.build_report"

@@ -5,17 +5,37 @@ from __future__ import annotations
 import importlib
 import types
 
+import pytest
+
 import uwsgi_tasks
 
+DOORS = ["uwsgi_tasks", "uwsgi_tasks.testing", "uwsgi_tasks.testing.strategies", "uwsgi_tasks.contrib.django"]
 
-def test_all_is_sorted_and_lists_every_public_name() -> None:
-    """__all__ equals the public names of the package, sorted case-insensitively (Task before task)."""
+
+def _sorted(names: list[str]) -> list[str]:
+    return sorted(names, key=lambda name: (name.casefold(), name))
+
+
+@pytest.mark.parametrize("door", DOORS)
+def test_every_public_module_has_a_sorted_all_of_names_that_resolve(door: str) -> None:
+    """Each public module's __all__ is sorted case-insensitively (Task before task), and every name
+    in it resolves (contrib.django loads its backend lazily, without importing Django)."""
+    module = importlib.import_module(door)
+    assert module.__all__ == _sorted(module.__all__)
+    for name in module.__all__:
+        assert getattr(module, name) is not None
+
+
+@pytest.mark.parametrize("door", ["uwsgi_tasks", "uwsgi_tasks.testing"])
+def test_all_lists_every_public_name(door: str) -> None:
+    """The package doors define nothing public beyond __all__ (their submodules aren't names)."""
+    module = importlib.import_module(door)
     public = {
         name
-        for name, value in vars(uwsgi_tasks).items()
-        if not name.startswith("_") and not isinstance(value, types.ModuleType)  # submodules aren't names
+        for name, value in vars(module).items()
+        if not name.startswith("_") and not isinstance(value, types.ModuleType)
     }
-    assert uwsgi_tasks.__all__ == sorted(public, key=lambda name: (name.casefold(), name))
+    assert module.__all__ == _sorted(list(public))
 
 
 def test_every_0_7_3_name_is_importable_with_its_value() -> None:
@@ -79,3 +99,16 @@ def test_exceptions_subclass_the_matching_builtins() -> None:
 def test_version_comes_from_the_installed_metadata() -> None:
     """__version__ is read from the distribution's metadata."""
     assert uwsgi_tasks.__version__
+
+
+def test_importing_the_package_imports_no_framework() -> None:
+    """uwsgi_tasks (and its Django door) import neither Django nor hypothesis nor pytest."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, uwsgi_tasks, uwsgi_tasks.contrib.django, uwsgi_tasks.testing;"
+        "print(sorted(m for m in ('django', 'hypothesis', 'pytest', 'flask') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

@@ -29,20 +29,23 @@ def round_trip(value: T) -> T:
     return decoded
 
 
-def check_call(task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> None:
+def check_call(task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> tuple[str, ...]:
     """Check that this call's arguments arrive unchanged (equal, and of the same types) where *task*
-    runs, encoded for its executor (a mule's size limit included). Nothing is sent or run.
+    runs, encoded for its executor (a mule's size limit included); nothing is sent or run. Returns
+    the names of the arguments that travel as signed pickles rather than JSON (``("args[0]",)``), so
+    ``assert not check_call(...)`` pins a call to JSON.
 
     Raises `EncodeError` if they can't travel, AssertionError naming the first argument that changed.
     """
     executor = TaskExecutor.MULE if task.config.executor is TaskExecutor.MULE else TaskExecutor.SPOOLER
     spec = _dispatch.new_spec(task, args, kwargs, None)
-    received, _ = _dispatch._round_trip(spec, executor)
+    received, pickled = _dispatch._round_trip(spec, executor)
     difference = first_difference(tuple(args), received.args, "args") or first_difference(
         dict(kwargs), dict(received.kwargs), "kwargs"
     )
     if difference is not None:
         raise AssertionError(f"{task.path}: {difference} changed on its way to the {executor.name.lower()}")
+    return pickled
 
 
 def first_difference(sent: Any, received: Any, where: str = "value") -> str | None:

@@ -92,7 +92,10 @@ def task_calls(
     for name, parameter in inspect.signature(task.fn).parameters.items():
         if parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
             continue
-        strategy = strategies.get(name) or (st.from_type(hints[name]) if name in hints else values())
+        if name in strategies:
+            strategy = strategies[name]
+        else:
+            strategy = st.from_type(hints[name]) if name in hints else values()
         if parameter.kind is parameter.POSITIONAL_ONLY:
             positional.append(strategy)
         elif parameter.default is parameter.empty:
