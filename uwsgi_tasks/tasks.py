@@ -6,6 +6,7 @@ spooler callable and the mule hook that `set_uwsgi_callbacks` installs.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from ._callbacks import mule_hook as manage_mule_request
@@ -14,8 +15,12 @@ from ._callbacks import spooler as manage_spool_request
 from ._context import get_current_task
 from ._exceptions import RetryTaskException
 from ._options import TaskExecutor
+from ._periodic import CronTask, SignalTask, TimerTask
 from ._task import Task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
+from .utils import ProxyDict
+
+logger = logging.getLogger("uwsgi_tasks")
 
 
 class MuleTask:
@@ -27,15 +32,20 @@ class MuleTask:
 
 
 __all__ = [
+    "CronTask",
     "get_current_task",
+    "logger",
     "manage_mule_request",
     "manage_spool_request",
     "MuleTask",
+    "ProxyDict",
     "RetryTaskException",
     "set_uwsgi_callbacks",
+    "SignalTask",
     "SPOOL_IGNORE",
     "SPOOL_OK",
     "SPOOL_RETRY",
     "Task",
     "TaskExecutor",
+    "TimerTask",
 ]

@@ -9,7 +9,15 @@ import pytest
 
 import uwsgi_tasks
 
-DOORS = ["uwsgi_tasks", "uwsgi_tasks.testing", "uwsgi_tasks.testing.strategies", "uwsgi_tasks.contrib.django"]
+DOORS = [
+    "uwsgi_tasks",
+    "uwsgi_tasks.contrib.django",
+    "uwsgi_tasks.decorators",
+    "uwsgi_tasks.tasks",
+    "uwsgi_tasks.testing",
+    "uwsgi_tasks.testing.strategies",
+    "uwsgi_tasks.utils",
+]
 
 
 def _sorted(names: list[str]) -> list[str]:
