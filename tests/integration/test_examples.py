@@ -170,6 +170,29 @@ def test_django_priorities_map_onto_spooler_priorities(django_example: UwsgiServ
     assert directories == {100: "0", 0: "100", -100: "200"}
 
 
+def test_django_backend_says_what_it_supports(
+    django_example: UwsgiServer, tmp_path: Path, uwsgi_binary: str
+) -> None:
+    """Inside uWSGI: defer, results from any process, coroutines, and priorities with spooler-ordered.
+    The same project without spooler-ordered does not claim priorities, and refuses them."""
+    everything = dict.fromkeys(["supports_defer", "supports_async_task", "supports_get_result"], True)
+    assert django_example.get_json("/backend") == {**everything, "supports_priority": True}
+    unordered = UwsgiServer(
+        tmp_path,
+        module="my_project.wsgi:application",
+        pythonpath=[EXAMPLES / "django"],
+        spooler_ordered=False,
+        env={"DJANGO_SETTINGS_MODULE": "my_project.settings", "EXAMPLE_STATE": str(tmp_path)},
+        binary=uwsgi_binary,
+    )
+    with unordered:
+        assert unordered.get_json("/backend") == {**everything, "supports_priority": False}
+        refused = unordered.get_json("/reports?task=build_report&arg=x&priority=10")
+        assert refused["error"] == "InvalidTask" and "priority" in refused["message"]
+        accepted = unordered.get_json("/reports?task=build_report&arg=x")
+        assert accepted["status"] == "READY" and unordered.handle(accepted["id"]).result(timeout=10)
+
+
 def test_django_unknown_result_id_does_not_exist(django_example: UwsgiServer) -> None:
     """get_result of an id nobody enqueued raises TaskResultDoesNotExist (the view answers 404)."""
     for result_id in ("0123456789abcdef0123456789abcdef", "not-an-id"):

@@ -7,10 +7,19 @@ import django
 
 if TYPE_CHECKING or django.VERSION >= (6, 0):
     from django.tasks import Task, TaskContext, TaskResult, default_task_backend, task
-    from django.tasks.exceptions import TaskResultDoesNotExist
+    from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 else:
     from django_tasks import TaskContext, TaskResult, default_task_backend, task
     from django_tasks.base import Task
+    from django_tasks.exceptions import InvalidTaskError as InvalidTask
     from django_tasks.exceptions import TaskResultDoesNotExist
 
-__all__ = ["Task", "TaskContext", "TaskResult", "TaskResultDoesNotExist", "default_task_backend", "task"]
+__all__ = [
+    "InvalidTask",
+    "Task",
+    "TaskContext",
+    "TaskResult",
+    "TaskResultDoesNotExist",
+    "default_task_backend",
+    "task",
+]

@@ -6,5 +6,6 @@ urlpatterns = [
     path("signup", views.signup),
     path("tasks/<str:task_id>", views.task_status),
     path("reports", views.enqueue_report),
+    path("backend", views.backend),
     path("reports/<str:result_id>", views.report_status),
 ]

@@ -8,7 +8,13 @@ from typing import Any
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 
-from my_project.tasks_framework import Task, TaskResult, TaskResultDoesNotExist, default_task_backend
+from my_project.tasks_framework import (
+    InvalidTask,
+    Task,
+    TaskResult,
+    TaskResultDoesNotExist,
+    default_task_backend,
+)
 from uwsgi_tasks import TaskHandle, TaskStatus
 
 from . import tasks
@@ -74,12 +80,21 @@ def describe_result(result: TaskResult[..., Any]) -> dict[str, Any]:
 def enqueue_report(request: HttpRequest) -> JsonResponse:
     """Enqueue one of DJANGO_TASKS with Django's API: ?task=build_report&arg=...&priority=10&delay=60."""
     task = DJANGO_TASKS[request.GET["task"]]
-    if "priority" in request.GET:
-        task = task.using(priority=int(request.GET["priority"]))
-    if "delay" in request.GET:
-        task = task.using(run_after=timezone.now() + timedelta(seconds=float(request.GET["delay"])))
-    result = task.enqueue(request.GET.get("arg", ""))
+    try:
+        if "priority" in request.GET:
+            task = task.using(priority=int(request.GET["priority"]))
+        if "delay" in request.GET:
+            task = task.using(run_after=timezone.now() + timedelta(seconds=float(request.GET["delay"])))
+        result = task.enqueue(request.GET.get("arg", ""))
+    except InvalidTask as e:  # what this backend, as configured, can't do
+        return JsonResponse({"error": "InvalidTask", "message": str(e)}, status=400)
     return JsonResponse(describe_result(result))
+
+
+def backend(request: HttpRequest) -> JsonResponse:
+    """What the tasks backend says it supports, in this uWSGI instance."""
+    features = ("supports_defer", "supports_async_task", "supports_get_result", "supports_priority")
+    return JsonResponse({name: getattr(default_task_backend, name) for name in features})
 
 
 def report_status(request: HttpRequest, result_id: str) -> JsonResponse:
