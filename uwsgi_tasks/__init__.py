@@ -48,6 +48,7 @@ from ._periodic import (
     timer_lazy,
 )
 from ._retry import Jitter, RetryPolicy
+from ._targets import Remote, SpoolDirectory
 from ._task import Task, TaskDecorator, task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
 from .contrib.django import django_setup
@@ -68,6 +69,7 @@ __all__ = [
     "Jitter",
     "rbtimer",
     "rbtimer_lazy",
+    "Remote",
     "ResultTimeout",
     "Retry",
     "RetryPolicy",
@@ -79,6 +81,7 @@ __all__ = [
     "SPOOL_IGNORE",
     "SPOOL_OK",
     "SPOOL_RETRY",
+    "SpoolDirectory",
     "SpoolError",
     "Task",
     "task",

@@ -1,4 +1,5 @@
-"""``python -m uwsgi_tasks`` (or ``uwsgi-tasks``): the tasks of a spool directory, from a shell.
+"""``python -m uwsgi_tasks`` (or ``uwsgi-tasks``): the tasks of a spool directory, from a shell, and
+``send`` to enqueue one from a script.
 
 Nothing read from a spool file is executed, imported or unpickled: arguments are shown as text and
 pickled values as ``<pickled N bytes>``.
@@ -16,11 +17,13 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, TextIO
 
-from . import _codec, _spooldir, _status, _waker
-from ._exceptions import DecodeError
+from . import _codec, _config, _external, _spooldir, _status, _waker
+from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
 from ._outcome import TaskStatus
 from ._results import FileResultStore, state_dir
+from ._spec import TaskSpec, unix_time
+from ._targets import Remote, SpoolDirectory, spooler_dir
 
 Row = dict[str, Any]
 
@@ -260,6 +263,42 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
+def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
+    target = Remote.parse(args.target) if args.target.startswith("uwsgi://") else SpoolDirectory(args.target)
+    module, _, qualname = args.function.partition(":")
+    if not (module and qualname):
+        raise ValueError(f"a task is module:qualname (myapp.tasks:send_email), not {args.function!r}")
+    try:
+        values = [json.loads(value) for value in args.args]
+        kwargs = json.loads(args.kwargs)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"arguments are JSON values ('\"text\"', 3, '[1, 2]'): {e}") from e
+    if not isinstance(kwargs, dict):
+        raise ValueError("--kwargs takes a JSON object")
+    if args.store:
+        _config.configure(result_store=args.store)
+    at = (
+        None
+        if args.at is None
+        else unix_time(float(args.at[1:]) + time.time() if args.at[0] == "+" else args.at)
+    )
+    spec = TaskSpec(
+        function=args.function,
+        task_id=os.urandom(16).hex(),
+        enqueued_at=time.time(),
+        args=tuple(values),
+        kwargs=kwargs,
+        at=at,
+        priority=args.priority,
+        spooler=spooler_dir(target),
+    )
+    handle = _external.send(target, _codec.outgoing(spec))
+    out.write(f"{handle.id}\n")
+    if args.wait is not None:
+        out.write(json.dumps(handle.result(timeout=args.wait), default=repr) + "\n")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m uwsgi_tasks", description="Look at and manage the tasks of a uWSGI spool directory."
@@ -284,6 +323,19 @@ def _parser() -> argparse.ArgumentParser:
     purge = command("purge", cmd_purge, "remove old outcome records and set-aside tasks")
     purge.add_argument("--failed", action="store_true", help="only failed and cancelled tasks")
     purge.add_argument("--older-than", type=_age, metavar="AGE", help="only older than AGE (30m, 12h, 7d)")
+    about = "enqueue a task from a script: into another uWSGI's spooler, or a spool directory here"
+    send = commands.add_parser("send", help=about, description=about)
+    send.add_argument("target", help="uwsgi://host:port[/spool/dir] (its uwsgi socket), or a spool directory")
+    send.add_argument("function", help="the @task, as module:qualname")
+    send.add_argument("args", nargs="*", help="positional arguments, each a JSON value")
+    send.add_argument("--kwargs", default="{}", help="keyword arguments, a JSON object")
+    send.add_argument("--at", help="start no earlier than: unix seconds, or +SECONDS from now")
+    send.add_argument("--priority", type=int, help="spooler priority, lower runs first")
+    send.add_argument("--store", help="the shared result store (redis://...), for --wait on another host")
+    send.add_argument(
+        "--wait", type=float, metavar="SECONDS", help="wait for the result and print it as JSON"
+    )
+    send.set_defaults(run=cmd_send)
     return parser
 
 
@@ -292,9 +344,10 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = _parser().parse_args(argv)
     stream = sys.stdout if out is None else out
     try:
-        _spooldir.check_spool_dir(args.spool_dir)
+        if args.command != "send":
+            _spooldir.check_spool_dir(args.spool_dir)
         result: int = args.run(args, stream)
-    except (OSError, LookupError, ValueError) as e:
+    except (OSError, LookupError, ValueError, UwsgiTasksError) as e:
         message = e.args[0] if isinstance(e, LookupError) and e.args else e
         print(f"python -m uwsgi_tasks: error: {message}", file=sys.stderr)
         return 1

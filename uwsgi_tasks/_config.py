@@ -1,4 +1,4 @@
-"""Process-wide settings: the secrets that sign pickled payloads.
+"""Process-wide settings: the secrets that sign tasks and pickles, where outcomes are kept.
 
 uWSGI reads every environment variable named ``UWSGI_<NAME>`` as the option ``--<name>``; see the README
 ("Security") for what that means for ``UWSGI_TASKS_SECRET``.
@@ -15,6 +15,7 @@ from typing import Final
 import attrs
 
 SECRET_ENV: Final = "UWSGI_TASKS_SECRET"  # noqa: S105 -- the variable's name, not a secret
+RESULT_STORE_ENV: Final = "UWSGI_TASKS_RESULT_STORE"
 
 
 class _Unset(enum.Enum):
@@ -32,9 +33,11 @@ class _Settings:
     old_secrets: tuple[bytes, ...] = ()
     result_ttl: float = 7 * 86400.0
     trust_legacy_pickles: bool = False
+    result_store: str | None = None
 
 
 _settings = _Settings()
+_generation = 0
 
 
 def _as_key(value: str | bytes) -> bytes:
@@ -50,6 +53,7 @@ def configure(
     old_secrets: Sequence[str | bytes] | _Unset = _UNSET,
     result_ttl: float | timedelta | _Unset = _UNSET,
     trust_legacy_pickles: bool | _Unset = _UNSET,
+    result_store: str | _Unset | None = _UNSET,
 ) -> None:
     """Set the secret that signs pickled payloads, in this process.
 
@@ -63,12 +67,17 @@ def configure(
         trust_legacy_pickles: run spool files and mule messages written by uwsgi_tasks 0.7.3. They are
             unsigned pickles, so this trusts whoever can write into the spool directory or send to the
             mules. Off by default: such files are set aside with a note saying so.
+        result_store: where outcomes (and notes, and tasks sent by reference) are kept: a Redis URL
+            (``redis://host:6379/0``, needs the ``redis`` package) shared by every host whose handles
+            should see them; ``None`` goes back to the ``UWSGI_TASKS_RESULT_STORE`` environment
+            variable, and without it to files beside each spool directory.
 
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module
     is imported, so workers, spoolers and mules all see it.
     """
-    global _keys
+    global _keys, _generation
     _keys = None
+    _generation += 1
     if secret is not _UNSET:
         _settings.secret = None if secret is None else _as_key(secret)
     if old_secrets is not _UNSET:
@@ -80,6 +89,20 @@ def configure(
         _settings.result_ttl = ttl
     if trust_legacy_pickles is not _UNSET:
         _settings.trust_legacy_pickles = bool(trust_legacy_pickles)
+    if result_store is not _UNSET:
+        if result_store is not None and not result_store.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"result_store takes a Redis URL (redis://host:port/db), not {result_store!r}")
+        _settings.result_store = result_store
+
+
+def generation() -> int:
+    """Changes with every `configure` call: caches of what it sets compare it."""
+    return _generation
+
+
+def result_store_url() -> str | None:
+    """The shared result store's URL, if there is one (configured, or from the environment)."""
+    return _settings.result_store or os.environ.get(RESULT_STORE_ENV) or None
 
 
 def legacy_pickles_trusted() -> bool:

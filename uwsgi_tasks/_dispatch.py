@@ -10,13 +10,14 @@ from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import attrs
 
-from . import _codec, _mule, _results, _spooler, _uwsgi
+from . import _codec, _external, _mule, _results, _spooler, _uwsgi
 from ._exceptions import ExecutorUnavailable, SerializationError
 from ._execute import Ran, execute
 from ._handle import TaskHandle
 from ._options import CALLER_CWD, TaskExecutor
 from ._outcome import ErrorInfo, TaskStatus
 from ._spec import TaskSpec, unix_time
+from ._targets import Remote, SpoolDirectory, spooler_dir
 
 if TYPE_CHECKING:
     from ._task import Task
@@ -53,7 +54,7 @@ def new_spec(
         kwargs=kwargs,
         at=None if config.at is None else unix_time(config.at),
         priority=config.priority,
-        spooler=config.spooler,
+        spooler=spooler_dir(config.spooler),
         working_dir=os.getcwd() if config.working_dir is CALLER_CWD else config.working_dir,
         retry=config.retry,
         spooler_return=config.spooler_return,
@@ -109,6 +110,13 @@ def send(
     kwargs: Mapping[str, Any],
     buffer: Mapping[Any, Any] | None = None,
 ) -> TaskHandle[R]:
+    target = task.config.spooler
+    # Beyond this instance, from any process, uWSGI or not; the in-place mode of tests keeps it here.
+    if isinstance(target, Remote | SpoolDirectory) and forced is None:
+        if requested is TaskExecutor.MULE:
+            raise ExecutorUnavailable(f"{task.path}: spooler={target!r} is a spooler, not a mule")
+        if requested is not TaskExecutor.RUNTIME:
+            return _beyond(task, target, args, kwargs, buffer)
     executor = choose(requested, task)
     if executor is TaskExecutor.RUNTIME:
         return _in_place(new_spec(task, args, kwargs, buffer), requested)
@@ -133,6 +141,48 @@ def send(
     return _spooler.spool(out, directory)
 
 
+def _beyond(
+    task: Task[Any, R],
+    target: Remote | SpoolDirectory,
+    args: tuple[Any, ...],
+    kwargs: Mapping[str, Any],
+    buffer: Mapping[Any, Any] | None,
+) -> TaskHandle[R]:
+    """Send to a spooler beyond this instance: from any process, uWSGI or not."""
+    if buffer:
+        spec = new_spec(task, args, kwargs, buffer)
+        if isinstance(target, Remote) and task.config.working_dir is CALLER_CWD:
+            spec = attrs.evolve(spec, working_dir=None)
+        return _external.send(target, _codec.outgoing(spec))
+    template = task._templates.get("beyond")
+    if template is None:
+        config = task.config
+        prototype = TaskSpec(
+            function=task.path,
+            task_id="",
+            enqueued_at=0.0,
+            priority=config.priority,
+            spooler=spooler_dir(target),
+            retry=config.retry,
+            spooler_return=config.spooler_return,
+            store_result=config.store_result,
+        )
+        template = task._templates["beyond"] = _codec.Template(prototype)
+    config = task.config
+    working_dir = config.working_dir
+    if working_dir is CALLER_CWD:  # this host's directory means nothing on another host
+        working_dir = None if isinstance(target, Remote) else os.getcwd()
+    out = template.outgoing(
+        os.urandom(16).hex(),
+        time.time(),
+        working_dir,
+        None if config.at is None else unix_time(config.at),
+        args,
+        kwargs,
+    )
+    return _external.send(target, out)
+
+
 def _template(task: Task[Any, Any], executor: TaskExecutor) -> tuple[_codec.Template, str | None]:
     """The task's encoded fixed fields for *executor*, and its spooler directory (None: a mule)."""
     cached = task._templates.get(executor)
@@ -140,7 +190,7 @@ def _template(task: Task[Any, Any], executor: TaskExecutor) -> tuple[_codec.Temp
         config = task.config
         directory = None
         if executor is TaskExecutor.SPOOLER:
-            directory = _spooler.directory_for(task.path, config.spooler, config.priority)
+            directory = _spooler.directory_for(task.path, spooler_dir(config.spooler), config.priority)
         prototype = TaskSpec(
             function=task.path,
             task_id="",

@@ -17,7 +17,7 @@ from . import _codec, _locks, _spooldir, _status, _uwsgi, _watch
 from ._exceptions import ConfigurationError, ResultTimeout, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import IN_PROCESS, FileResultStore, ResultStore, file_store
+from ._results import ResultStore, at_location, checked_id, location, shared, store_for
 
 R = TypeVar("R")
 
@@ -77,15 +77,26 @@ class TaskHandle(Generic[R]):
     def from_id(cls, task_id: str, spool_dir: str | os.PathLike[str] | None = None) -> TaskHandle[Any]:
         """Rebuild the handle of task *task_id* sent to *spool_dir* (by default, this instance's first
         spooler). Works in any process that can read the directory; finding a task that has not run
-        yet reads the spool files, so it costs more on a long queue."""
+        yet reads the spool files, so it costs more on a long queue.
+
+        Without a spool directory here but with a shared result store (``configure(result_store=)``),
+        the handle follows the task through the store alone: a task sent to another host.
+        """
         if spool_dir is None:
             dirs = _uwsgi.spooler_dirs()
             if not dirs:
-                raise TypeError("from_id() needs spool_dir= outside a uWSGI instance with a spooler")
+                everywhere = shared()
+                if everywhere is None:
+                    raise TypeError(
+                        "from_id() needs spool_dir= (or a shared result store) outside a uWSGI instance "
+                        "with a spooler"
+                    )
+                checked_id(task_id)
+                return cls(task_id, function="", executor=TaskExecutor.SPOOLER, store=everywhere)
             spool_dir = dirs[0]
         directory = os.fspath(spool_dir)
         _spooldir.check_spool_dir(directory)
-        store = FileResultStore(directory)
+        store = store_for(directory)
         record = store.get(task_id)
         entry = None if record is not None and record.status.done else _spooldir.find(directory, task_id)
         function = str(entry.spec.get("function", "")) if entry is not None and entry.spec else ""
@@ -161,7 +172,7 @@ class TaskHandle(Generic[R]):
         """
         seen = self._observe()
         path = seen.spool_file
-        if seen.status.done or path is None or not isinstance(self._store, FileResultStore):
+        if seen.status.done or path is None or self._store is None:
             return False
         try:
             with _locks.locked(path) as ours:
@@ -277,15 +288,13 @@ class TaskHandle(Generic[R]):
 
 
 def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
-    store = handle._store
-    where = store.spool_dir if isinstance(store, FileResultStore) else None if store is None else ""
     return [
         handle.id,
         handle.function,
         handle.executor.name,
         handle.spool_file,
         handle._attempt,
-        where,
+        location(handle._store),
         handle._silent,
     ]
 
@@ -298,7 +307,7 @@ def _handle_from_json(tree: Any) -> TaskHandle[Any]:
         executor=TaskExecutor[executor],
         spool_file=spool_file,
         attempt=attempt,
-        store=None if store is None else file_store(store) if store else IN_PROCESS,
+        store=at_location(store),
         silent=silent,
     )
 

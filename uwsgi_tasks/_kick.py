@@ -12,10 +12,15 @@ a spooler that is running a task, or finished one in the last few milliseconds (
 as busy while it unlinks and closes the file), and not again while that state is unchanged: one kick
 per busy spell is enough, because the spooler keeps a pending wake-up until its current pass ends.
 
-Known window: a spool landing in the few microseconds between uWSGI taking the first file of a new
-pass and our code marking it started is neither woken by uWSGI nor kicked by us; that task waits for
-the next spool or for ``--spooler-frequency``. Where there is no board (the package was imported after
-the fork, e.g. with ``lazy-apps``), every spool kicks every spooler.
+Where there is no board (the package was imported after the fork, e.g. with ``lazy-apps``), every
+spool kicks every spooler.
+
+Some spools run no Python at all on this host: a packet from another host (modifier1 17, see
+`_targets`) is spooled by uWSGI's C code in a worker, and a producer outside uWSGI writes files
+directly. So the spooler also looks itself: it notes the spool directories' mtimes (and their priority
+directories') when a task starts, and if they changed by the time it ends, a file arrived meanwhile
+and it wakes itself. This also closes the window where a spool lands between uWSGI taking the first
+file of a new pass and our code marking it started.
 """
 
 from __future__ import annotations
@@ -43,6 +48,14 @@ _board: mmap.mmap | None = None
 _my_slot: tuple[int, int] | None = None  # (pid, slot) of this spooler process
 _kicked: dict[int, tuple[int, int]] = {}  # slot -> its (counter, running) when this process kicked it
 
+# The directories whose mtimes show an arrival: the spool directories and their priority directories,
+# listed again at most this often (listing a long queue is not free; a new priority directory changes
+# its parent's mtime, so an arrival there is noticed anyway).
+_RELIST: Final = 5.0
+_watched: list[str] = []
+_listed_at = -_RELIST
+_stamp: tuple[int, ...] = ()
+
 
 def create_board() -> None:
     """Make the shared board, if this is the master before the fork; harmless elsewhere."""
@@ -61,8 +74,29 @@ def _slot() -> int | None:
     return _my_slot[1] if 0 <= _my_slot[1] < _SLOTS else None
 
 
+def _mtimes() -> tuple[int, ...]:
+    global _watched, _listed_at
+    now = time.monotonic()
+    if now - _listed_at >= _RELIST:
+        _listed_at = now
+        _watched = []
+        for directory in _uwsgi.spooler_dirs():
+            _watched.append(directory)
+            with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                _watched += [e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)]
+    stamps = []
+    for path in _watched:
+        try:
+            stamps.append(os.stat(path).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return tuple(stamps)
+
+
 def task_started() -> None:
     """Called by the spooler before it runs a task."""
+    global _stamp
+    _stamp = _mtimes()
     slot = _slot()
     if _board is not None and slot is not None:
         started, _, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
@@ -75,6 +109,8 @@ def task_finished() -> None:
     if _board is not None and slot is not None:
         started, _, _ = _SLOT.unpack_from(_board, slot * _SLOT.size)
         _SLOT.pack_into(_board, slot * _SLOT.size, started, 0, time.monotonic_ns())
+    if _mtimes() != _stamp:  # something arrived while we ran: uWSGI didn't wake us, busy as we were
+        os.kill(os.getpid(), signal.SIGUSR1)
 
 
 def after_spool() -> None:

@@ -15,7 +15,7 @@ from ._execute import execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import Outcome, TaskStatus
-from ._results import ResultStore, file_store
+from ._results import ResultStore, file_store, shared
 from ._spec import MuleTarget, TaskSpec
 
 logger = logging.getLogger("uwsgi_tasks")
@@ -41,9 +41,9 @@ def check_target(function: str, mule: MuleTarget | None) -> MuleTarget:
 
 
 def result_store() -> ResultStore | None:
-    """Where mule tasks record outcomes: the first spooler directory, if the instance has one."""
+    """Where mule tasks record outcomes: the shared store, else the first spooler directory's."""
     dirs = _uwsgi.spooler_dirs()
-    return file_store(dirs[0]) if dirs else None
+    return shared() or (file_store(dirs[0]) if dirs else None)
 
 
 def send(spec: TaskSpec) -> TaskHandle[Any]:

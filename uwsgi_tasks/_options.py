@@ -12,6 +12,7 @@ import attrs
 
 from ._retry import RetryPolicy
 from ._spec import MuleTarget, When, priority_number, unix_time
+from ._targets import Remote, SpoolDirectory
 
 
 class TaskExecutor(enum.IntEnum):
@@ -44,7 +45,9 @@ class TaskOptionsDict(TypedDict, total=False):
     spooler_return: hand the function's return value to uWSGI as its return code (0.7.3).
     at: earliest start: unix seconds, a datetime (naive = local time) or a timedelta from now.
     priority: spooler priority, an int >= 0; lower runs first. Needs ``--spooler-ordered``.
-    spooler: the spooler directory to use, when the instance has several.
+    spooler: the spooler directory to use, when the instance has several; or a spooler beyond this
+        instance: another uWSGI's (``Remote``, or a ``"uwsgi://host:port[/dir]"`` string), or a spool
+        directory written directly (``SpoolDirectory``), which work from any process.
     mule: 0 = any mule, N = mule N, a str = a farm name.
     working_dir: directory to run in; the caller's cwd by default, None to stay where the
         executor is.
@@ -58,7 +61,7 @@ class TaskOptionsDict(TypedDict, total=False):
     spooler_return: bool
     at: When | None
     priority: int | str | None
-    spooler: str | os.PathLike[str] | None
+    spooler: str | os.PathLike[str] | Remote | SpoolDirectory | None
     mule: MuleTarget
     working_dir: str | os.PathLike[str] | None
     store_result: bool
@@ -94,6 +97,15 @@ def _working_dir(value: str | os.PathLike[str] | _CallerCwd | None) -> str | _Ca
     return value if isinstance(value, _CallerCwd) else _optional_path(value)
 
 
+def _spooler(
+    value: str | os.PathLike[str] | Remote | SpoolDirectory | None,
+) -> str | Remote | SpoolDirectory | None:
+    if value is None or isinstance(value, Remote | SpoolDirectory):
+        return value
+    path = os.fspath(value)
+    return Remote.parse(path) if path.startswith("uwsgi://") else path
+
+
 def _optional_priority(value: int | str | None) -> int | None:
     return None if value is None else priority_number(value)
 
@@ -109,7 +121,7 @@ class TaskOptions:
     spooler_return: bool = attrs.field(default=False, validator=_bool("spooler_return"))
     at: When | None = attrs.field(default=None, validator=_check_at)
     priority: int | None = attrs.field(default=None, converter=_optional_priority)
-    spooler: str | None = attrs.field(default=None, converter=_optional_path)
+    spooler: str | Remote | SpoolDirectory | None = attrs.field(default=None, converter=_spooler)
     mule: MuleTarget = attrs.field(default=0, validator=_check_mule)
     working_dir: str | _CallerCwd | None = attrs.field(default=CALLER_CWD, converter=_working_dir)
     store_result: bool = attrs.field(default=True, validator=_bool("store_result"))

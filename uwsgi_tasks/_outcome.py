@@ -72,6 +72,8 @@ class Outcome:
     error: ErrorInfo | None = None
     #: For RETRYING: the spool file of the next attempt, when there is one.
     next_spool_file: str | None = None
+    #: For SCHEDULED (a task sent to another host): the unix second it may start.
+    at: int | None = None
 
     def for_store(self, keep_value: bool) -> Outcome:
         """This outcome as recorded: without its value when the task has ``store_result=False``."""

@@ -13,7 +13,7 @@ import time
 from collections import OrderedDict
 from typing import Final, Protocol
 
-from . import _codec
+from . import _codec, _config
 from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
@@ -34,8 +34,63 @@ def file_store(spool_dir: str) -> FileResultStore:
     return store
 
 
+def store_for(spool_dir: str) -> ResultStore:
+    """Where the outcomes of *spool_dir*'s tasks are kept: the shared store if one is configured,
+    else the files beside the directory."""
+    return shared() or file_store(spool_dir)
+
+
+_shared: tuple[int, SharedStore | None] = (-1, None)
+
+
+def shared() -> SharedStore | None:
+    """The store shared by every host (``configure(result_store=...)``), or None."""
+    global _shared
+    generation, store = _shared
+    if generation != _config.generation():
+        url = _config.result_store_url()
+        if url is None:
+            store = None
+        elif store is None or store.url != url:
+            from ._redis import RedisResultStore
+
+            store = RedisResultStore(url)
+        _shared = (_config.generation(), store)
+    return store
+
+
+def at_location(location: str | None) -> ResultStore | None:
+    """The store a handle names (see `location`): a spool directory, "" for this process's in-place
+    outcomes, or a shared store's URL, which must be this process's own shared store (a handle that
+    travelled in a task never makes us connect anywhere else)."""
+    if location is None:
+        return None
+    if not location:
+        return IN_PROCESS
+    if "://" in location:
+        store = shared()
+        return store if store is not None and store.url == location else None
+    return file_store(location)
+
+
+def location(store: ResultStore | None) -> str | None:
+    if store is None:
+        return None
+    if isinstance(store, FileResultStore):
+        return store.spool_dir
+    url: str = getattr(store, "url", "")  # a shared store's; in-place outcomes have none
+    return url
+
+
 class ResultStore(Protocol):
-    """Keeps the outcome of each task by task id. Writers and readers may be different processes."""
+    """Keeps the outcome of each task by task id. Writers and readers may be different processes.
+
+    *shared* stores are seen by every host: a task's record there is its state even where its
+    spool file is out of sight (sent to another host's spooler).
+    """
+
+    @property
+    def shared(self) -> bool: ...
 
     def put(self, outcome: Outcome) -> None: ...
 
@@ -45,12 +100,31 @@ class ResultStore(Protocol):
         """A value that changes whenever an outcome is put: waiters re-read records only then."""
         ...
 
+    def put_note(self, task_id: str, kind: str, data: bytes) -> None: ...
+
+    def get_note(self, task_id: str, kind: str) -> bytes | None: ...
+
+
+class SharedStore(ResultStore, Protocol):
+    """A store every host sees; it also carries tasks too large to send (see `_targets`)."""
+
+    @property
+    def url(self) -> str: ...
+
+    def discard(self, task_id: str) -> None: ...
+
+    def put_payload(self, task_id: str, data: bytes, ttl: float) -> None: ...
+
+    def get_payload(self, task_id: str) -> bytes | None: ...
+
+    def discard_payload(self, task_id: str) -> None: ...
+
 
 def state_dir(spool_dir: str) -> str:
     return os.path.join(spool_dir, STATE_DIR)
 
 
-def _checked_id(task_id: str) -> str:
+def checked_id(task_id: str) -> str:
     if not task_id or not task_id.isalnum() or not task_id.isascii():
         raise ValueError(f"not a task id: {task_id!r}")
     return task_id
@@ -62,13 +136,15 @@ _file_stores: dict[str, FileResultStore] = {}
 class FileResultStore:
     """Outcome records as files under ``<spool dir>/.uwsgi_tasks/results/``."""
 
+    shared = False
+
     def __init__(self, spool_dir: str) -> None:
         self.spool_dir = spool_dir
         self.root = f"{spool_dir}/{STATE_DIR}/results"
 
     def path_of(self, task_id: str) -> str:
         """The file of *task_id*'s record (ValueError if it is not a task id)."""
-        return f"{self.root}/{_checked_id(task_id)}"
+        return f"{self.root}/{checked_id(task_id)}"
 
     def put(self, outcome: Outcome) -> None:
         self._write(self.path_of(outcome.task_id), _codec.encode_outcome(outcome))
@@ -142,9 +218,12 @@ class FileResultStore:
 class MemoryResultStore:
     """Outcomes of tasks run in place, kept in this process (the newest *size* of them)."""
 
+    shared = False
+
     def __init__(self, size: int = 10_000) -> None:
         self.size = size
         self._outcomes: OrderedDict[str, Outcome] = OrderedDict()
+        self._notes: OrderedDict[tuple[str, str], bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._puts = 0
 
@@ -162,6 +241,16 @@ class MemoryResultStore:
     def get(self, task_id: str) -> Outcome | None:
         with self._lock:
             return self._outcomes.get(task_id)
+
+    def put_note(self, task_id: str, kind: str, data: bytes) -> None:
+        with self._lock:
+            self._notes[task_id, kind] = data
+            while len(self._notes) > self.size:
+                self._notes.popitem(last=False)
+
+    def get_note(self, task_id: str, kind: str) -> bytes | None:
+        with self._lock:
+            return self._notes.get((task_id, kind))
 
     def __repr__(self) -> str:
         return f"<MemoryResultStore {len(self._outcomes)} outcomes>"

@@ -16,7 +16,7 @@ from ._execute import Ran, execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import file_store, state_dir
+from ._results import SharedStore, shared, state_dir, store_for
 from ._spec import TaskSpec
 
 logger = logging.getLogger("uwsgi_tasks")
@@ -71,7 +71,7 @@ def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
         spool_file=path,
         attempt=out.attempt,
         pickled=out.pickled,
-        store=file_store(directory),
+        store=store_for(directory),
         silent=not out.store_result,
     )
 
@@ -130,7 +130,7 @@ def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
 
 def _record(path: str, outcome: Outcome) -> None:
     try:
-        file_store(spool_root(path)).put(outcome)
+        store_for(spool_root(path)).put(outcome)
     except Exception:
         logger.exception("task %s: can't record its outcome", outcome.task_id)
 
@@ -187,15 +187,36 @@ def run_spooled(env: SpoolerEnv) -> int:
 
 
 def _run(path: str, env: SpoolerEnv) -> int:
+    store = shared()
     decode = _codec.decode_legacy_spool if _codec.is_legacy_spool_message(env) else _codec.decode_spool
     try:
-        spec = decode(env)
+        spec = (
+            decode(env, store.get_payload)
+            if store is not None and decode is _codec.decode_spool
+            else decode(env)
+        )
     except DecodeError as e:
         _record_undecodable(path, env, e)  # before the move: whoever sees it moved finds the outcome
         set_aside(path, f"undecodable: {e}")
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
+    code = _run_spec(path, spec, store)
+    if code == _uwsgi.SPOOL_OK and store is not None and _codec.REF_KEY in env:
+        # Done with, or now in a spool file of its own here. (A task set aside keeps its payload until
+        # it expires, so that it can be requeued.)
+        store.discard_payload(spec.task_id)
+    return code
+
+
+def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
+    if spec.at is not None and spec.at > time.time():
+        # Sent from another host, which can't note when it is due: spool it here, where the waker
+        # starts it on time (uWSGI alone would start it at a scan, up to spooler-frequency late).
+        return _respool(path, spec)
+    if store is not None and spec.store_result:
+        started = time.time()  # hosts that can't see the file's lock see this instead
+        _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
     _locks.running_here = path
     try:
         ran = execute(spec, come_back=False)
@@ -218,4 +239,20 @@ def _run(path: str, env: SpoolerEnv) -> int:
         error = ran.outcome.error
         set_aside(path, f"failed on attempt {spec.attempt}: {error.type_path}: {error.message}", spec.task_id)
         return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it
+    return _uwsgi.SPOOL_OK
+
+
+def _respool(path: str, spec: TaskSpec) -> int:
+    try:
+        send(spec)
+    except Exception as e:
+        now = time.time()
+        _record(
+            path,
+            Outcome(
+                spec.task_id, TaskStatus.FAILED, spec.attempt, now, now, error=ErrorInfo.from_exception(e)
+            ),
+        )
+        set_aside(path, f"could not spool it here until it is due: {e!r}", spec.task_id)
+        return _uwsgi.SPOOL_RETRY
     return _uwsgi.SPOOL_OK

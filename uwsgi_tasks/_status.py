@@ -46,21 +46,30 @@ def observe(
     reads "its file is gone and no failure was recorded" as SUCCEEDED (every other end is recorded).
     """
     record = store.get(task_id) if store is not None else None
-    seen = _seen(record, spool_file, attempt, silent)
+    shared = store is not None and store.shared
+    seen = _seen(record, spool_file, attempt, silent, shared)
     final = seen.record is not None and seen.record.status.done
     if seen.spool_file is None and spool_file is not None and store is not None and not final:
         # No file: the task may have ended between reading its record and looking for its file. Its
         # record was written before the file went, so reading it again now finds it.
-        seen = _seen(store.get(task_id), spool_file, attempt, silent)
+        seen = _seen(store.get(task_id), spool_file, attempt, silent, shared)
     return seen
 
 
-def _seen(record: Outcome | None, spool_file: str | None, attempt: int, silent: bool) -> Observation:
+def _seen(
+    record: Outcome | None, spool_file: str | None, attempt: int, silent: bool, shared: bool
+) -> Observation:
     if record is not None and record.status.done:
         return Observation(record.status, record.attempts, None, record)
     if record is not None and record.status is TaskStatus.RETRYING:
         attempt, spool_file = record.attempts + 1, record.next_spool_file
     found = _file_status(spool_file) if spool_file is not None else None
+    if found is None and shared and record is not None:
+        # A shared store's record is the state of a task whose file is out of sight (on another host).
+        status = record.status
+        if status is TaskStatus.SCHEDULED and (record.at is None or record.at <= time.time()):
+            status = TaskStatus.QUEUED
+        return Observation(status, attempt, None, record)
     if found is None:
         if silent and spool_file is not None:
             return Observation(TaskStatus.SUCCEEDED, attempt, None, record)

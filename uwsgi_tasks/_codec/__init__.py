@@ -6,6 +6,8 @@ A spool dict (``dict[bytes, bytes]``, as uWSGI requires on Python 3)::
     b"task": <JSON TaskSpec>      or, when the packet would pass 64 KiB, the JSON is the raw body
     b"sig": <32 bytes>            HMAC-SHA256 of the JSON, when a secret is configured
     b"at", b"priority", b"spooler"  uWSGI's own keys, written the way it parses them
+    b"ref": <task id>             instead of b"task", for a task sent to another host by reference:
+                                  its JSON waits in the shared store (the signature still covers it)
 
 A mule message is ``b"uwsgi_tasks:1\\n"``, then ``b"S"`` and the 32-byte signature (or ``b"-"``
 without a secret), then the same JSON.
@@ -14,7 +16,7 @@ without a secret), then the same JSON.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final, Generic, TypeVar
 
 import attrs
@@ -28,6 +30,7 @@ VERSION_KEY: Final = b"uwsgi_tasks"
 VERSION: Final = b"1"
 SPEC_KEY: Final = b"task"
 SIGNATURE_KEY: Final = b"sig"
+REF_KEY: Final = b"ref"
 MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
 
 #: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
@@ -108,13 +111,17 @@ class Template:
         )
 
 
-def spool_message(out: Outgoing) -> dict[bytes, bytes]:
-    """The spool dict for *out*; the JSON moves to ``body`` when the packet would pass 64 KiB."""
+def spool_message(out: Outgoing, *, with_at: bool = True) -> dict[bytes, bytes]:
+    """The spool dict for *out*; the JSON moves to ``body`` when the packet would pass 64 KiB.
+
+    *with_at* False leaves uWSGI's ``at`` out (the spec keeps it): for another host's spooler, which
+    re-spools an early task itself so that it starts on time.
+    """
     message = {VERSION_KEY: VERSION}
     signature = _signing.sign_task(out.data)
     if signature is not None:
         message[SIGNATURE_KEY] = signature
-    if out.at is not None:
+    if out.at is not None and with_at:
         message[b"at"] = b"%d" % out.at
     if out.priority is not None:
         message[b"priority"] = b"%d" % out.priority
@@ -127,6 +134,24 @@ def spool_message(out: Outgoing) -> dict[bytes, bytes]:
     else:
         message[b"body"] = out.data
     return message
+
+
+def by_reference(message: Mapping[bytes, bytes], task_id: str) -> dict[bytes, bytes]:
+    """*message* with its task replaced by a reference to the shared store's copy."""
+    small = {k: v for k, v in message.items() if k not in (SPEC_KEY, b"body")}
+    small[REF_KEY] = task_id.encode("ascii")
+    return small
+
+
+def network_packet(message: Mapping[bytes, bytes]) -> bytes | None:
+    """The uwsgi request that spools *message* on another instance (modifier1 17: the same bytes as a
+    spool file without a body); None if it can't be one (a body, or over 64 KiB)."""
+    if b"body" in message:
+        return None
+    try:
+        return _spoolfile.pack(message)
+    except ValueError:
+        return None
 
 
 def mule_message(out: Outgoing) -> bytes:
@@ -152,8 +177,11 @@ decode_legacy_mule = _legacy.decode_mule
 LEGACY_HELP = _legacy.HELP
 
 
-def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
-    """The spec in a spool dict as the spooler callable receives it (body under the str key 'body')."""
+def decode_spool(env: Mapping[Any, bytes], fetch: Callable[[str], bytes | None] | None = None) -> TaskSpec:
+    """The spec in a spool dict as the spooler callable receives it (body under the str key 'body').
+
+    *fetch* reads the payload of a task sent by reference from the shared store.
+    """
     version = env.get(VERSION_KEY)
     if version != VERSION:
         raise DecodeError(
@@ -162,10 +190,27 @@ def decode_spool(env: Mapping[Any, bytes]) -> TaskSpec:
     data = env.get(SPEC_KEY)
     if data is None:
         data = env.get("body", env.get(b"body"))
+    if data is None and REF_KEY in env:
+        return _fetched(bytes(env[REF_KEY]).decode("ascii", "replace"), env.get(SIGNATURE_KEY), fetch)
     if data is None:
         raise DecodeError("the spool file holds no task (no 'task' key and no body)")
     _signing.verify_task(bytes(data), env.get(SIGNATURE_KEY))
     return _envelope.loads(bytes(data))
+
+
+def _fetched(ref: str, signature: bytes | None, fetch: Callable[[str], bytes | None] | None) -> TaskSpec:
+    if fetch is None:
+        raise DecodeError(f"task {ref} was sent by reference, and no shared result store is configured here")
+    data = fetch(ref)
+    if data is None:
+        raise DecodeError(
+            f"task {ref} was sent by reference, and its payload is gone (expired, or already run)"
+        )
+    _signing.verify_task(data, signature)
+    spec = _envelope.loads(data)
+    if spec.task_id != ref:
+        raise DecodeError(f"the payload fetched for task {ref} is task {spec.task_id}")
+    return spec
 
 
 def encode_mule(spec: TaskSpec) -> Encoded[bytes]:

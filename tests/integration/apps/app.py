@@ -1,7 +1,8 @@
 """The WSGI app the integration tests drive over HTTP (127.0.0.1 only).
 
-GET /call?q=<json> sends a task from this worker: {"task", "via", "args", "kwargs", "options",
-"payload"}; the answer describes the handle, or the error the call raised.
+GET /call?q=<json> sends a task from this worker: {"task", "module", "via", "args", "kwargs",
+"options", "payload", "wait"}; the answer describes the handle (with "wait": its result, waited for
+that many seconds), or the error the call raised.
 GET /info describes this uWSGI instance.
 """
 
@@ -68,6 +69,8 @@ def call(q: dict[str, Any]) -> dict[str, Any]:
     send = getattr(target, q.get("via", "spool"))
     try:
         handle = send(*args, **q.get("kwargs", {}))
+        if "wait" in q:  # this worker's handle, followed to the end
+            return {"id": handle.id, "result": handle.result(q["wait"]), "status": handle.status.value}
     except Exception as e:
         return {"error": type(e).__name__, "message": str(e)}
     return {
