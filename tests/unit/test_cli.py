@@ -176,3 +176,42 @@ def test_the_cli_never_raises_on_arbitrary_files(
     assert run("list", str(directory), "--json")[0] == 0
     for task_id in ("b" * 32, "a" * 31 + "0"):
         assert run("show", str(directory), task_id)[0] in (0, 1)
+
+
+def test_send_writes_a_task_into_a_spool_directory(spool_dir: Path) -> None:
+    """send DIR module:function JSON... writes a spool file a spooler will run, and prints its id."""
+    code, text = run("send", str(spool_dir), "myapp.tasks:greet", '"ada"', "3", "--kwargs", '{"loud": true}')
+    assert code == 0
+    task_id = text.strip()
+    [path] = list(spool_dir.glob("uwsgi_spoolfile_on_*"))
+    spec = _codec.decode_spool(_codec.parse_spool_file(path.read_bytes()))
+    assert (spec.task_id, spec.function, spec.args, dict(spec.kwargs)) == (
+        task_id,
+        "myapp.tasks:greet",
+        ("ada", 3),
+        {"loud": True},
+    )
+    assert list((spool_dir / ".uwsgi_tasks" / "due").iterdir())  # the note that wakes the spooler
+
+
+def test_send_schedules_and_prioritises(spool_dir: Path) -> None:
+    code, _ = run("send", str(spool_dir), "m:f", "--at", "+3600", "--priority", "2")
+    [path] = list((spool_dir / "2").glob("uwsgi_spoolfile_on_*"))
+    assert code == 0 and path.stat().st_mtime > time.time() + 3000
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["send", "{spool}", "no_colon"], "module:qualname"),
+        (["send", "{spool}", "m:f", "not json"], "JSON value"),
+        (["send", "{spool}", "m:f", "--kwargs", "[1]"], "JSON object"),
+        (["send", "/no/such/dir", "m:f"], "no spool directory"),
+        (["send", "uwsgi://127.0.0.1:1", "m:f"], "was not spooled"),
+    ],
+)
+def test_send_errors(
+    spool_dir: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
+    code, _ = run(*(a.replace("{spool}", str(spool_dir)) for a in argv))
+    assert code == 1 and message in capsys.readouterr().err

@@ -154,3 +154,36 @@ def test_a_task_ending_while_observed_is_seen_ended_never_unknown(
     outcome = Outcome("a" * 32, status, 1, 1.0, 2.0)
     seen = observe("a" * 32, _EndsWhileLooking(spool_file, outcome), str(spool_file), 1, silent=silent)
     assert seen.status is status and seen.record == outcome
+
+
+class _Shared(MemoryResultStore):
+    shared = True
+
+
+@pytest.mark.parametrize(
+    ("record", "seen"),
+    [
+        (Outcome("a" * 32, TaskStatus.SCHEDULED, 1, 1.0, 1.0, at=2**40), TaskStatus.SCHEDULED),
+        (Outcome("a" * 32, TaskStatus.SCHEDULED, 1, 1.0, 1.0, at=1), TaskStatus.QUEUED),
+        (Outcome("a" * 32, TaskStatus.QUEUED, 1, 1.0, 1.0), TaskStatus.QUEUED),
+        (Outcome("a" * 32, TaskStatus.RUNNING, 1, 1.0, 1.0), TaskStatus.RUNNING),
+        (
+            Outcome("a" * 32, TaskStatus.RETRYING, 1, 1.0, 2.0, next_spool_file="/on/b/file"),
+            TaskStatus.RETRYING,
+        ),
+    ],
+)
+def test_a_shared_store_record_is_the_state_of_a_task_out_of_sight(record: Outcome, seen: TaskStatus) -> None:
+    """A task on another host: its file is out of sight, so the shared store's record is its state
+    (a scheduled one is QUEUED once due; a retry is the next attempt). A local store reads the same
+    missing file as UNKNOWN: there, a record can't stand for a file that should be here."""
+    from uwsgi_tasks._status import observe
+
+    shared, local = _Shared(), MemoryResultStore()
+    shared.put(record)
+    local.put(record)
+    found = observe("a" * 32, shared, None, 1)
+    assert found.status is seen
+    assert found.attempt == (2 if seen is TaskStatus.RETRYING else 1)
+    if seen is TaskStatus.RETRYING:
+        assert observe("a" * 32, local, None, 1).status is TaskStatus.UNKNOWN

@@ -151,7 +151,11 @@ class SpoolerBackend(BaseTaskBackend):
             return _task_result(self.alias, result_id, note, seen.status, seen.attempt, seen.record, worker)
         raise TaskResultDoesNotExist(result_id)
 
-    def _stores(self) -> list[_results.FileResultStore]:
+    def _stores(self) -> list[_results.ResultStore]:
+        """Where notes may be: the shared store, or the files of each spooler directory."""
+        shared = _results.shared()
+        if shared is not None:
+            return [shared]
         dirs = dict.fromkeys([*map(os.path.realpath, self.spoolers.values()), *_uwsgi.spooler_dirs()])
         return [_results.file_store(d) for d in dirs]
 
@@ -256,9 +260,9 @@ def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
 
 
-def _store_of(handle: TaskHandle[Any]) -> _results.FileResultStore:
+def _store_of(handle: TaskHandle[Any]) -> _results.ResultStore:
     store = handle._store
-    assert isinstance(store, _results.FileResultStore)  # a spooled task's outcomes are in its directory
+    assert store is not None  # a spooled task's outcomes are in its directory's store
     return store
 
 
