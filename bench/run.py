@@ -478,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
             (ours, our_network_sender(ours.socket_port, base / "sender")),
         ]
         record(
-            "8. enqueue to another instance's spooler, from a plain Python process",
+            "7. enqueue to another instance's spooler, from a plain Python process",
             "µs per send, lower is better",
             remote_enqueue(senders, reps, 20 if quick else 1000),
             raw.name,
@@ -486,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
             "(with one, each send also writes a QUEUED record). Target: ours ≤ 1.5× raw.",
         )
         record(
-            "9. latency to another instance's spooler, send to start",
+            "8. latency to another instance's spooler, send to start",
             "ms, lower is better",
             remote_latency(senders, 3 if quick else 50),
             raw.name,
@@ -494,12 +494,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         small, large = (100, 300) if quick else (1000, 100_000)
         results["memory"] = memory(ours_quiet, small, large)
-        print(f"7. memory: {results['memory']}", flush=True)
+        print(f"9. memory: {results['memory']}", flush=True)
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if quick else "")
     (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=2))
     text = table(results) + (
-        f"\n**7. memory (ours)**: spooler RSS {results['memory']['rss after small MiB']:.1f} MiB "
+        f"\n**9. memory (ours)**: spooler RSS {results['memory']['rss after small MiB']:.1f} MiB "
         f"after {small} tasks, {results['memory']['rss after large MiB']:.1f} MiB after {large}: "
         f"+{results['memory']['growth MiB']:.2f} MiB (target ≤ 10 MiB).\n"
     )

@@ -62,6 +62,8 @@ def hosts(request: pytest.FixtureRequest, uwsgi_server: ServerFactory, redis_url
     uwsgi_tasks.configure(result_store=redis_url, secret=SECRET if secret else None)
     yield Hosts(a, b, a_port, b_port)
     uwsgi_tasks.configure(result_store=None)
+    for server in (a, b):  # captured: pytest shows it when the test failed
+        print(f"--- {server.env['UT_INSTANCE']} ---\n{server.log()[-6000:]}")
 
 
 def send_from_a(
@@ -84,6 +86,15 @@ def test_a_spools_to_b_and_its_handle_sees_b_run_it(hosts: Hosts, tmp_path: Path
     flag.touch()
     assert handle.result(timeout=10) == "released"
     assert handle.status is TaskStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize("via", ["spool", "mule"])
+def test_a_spooler_task_or_a_mule_task_on_a_sends_to_b(hosts: Hosts, via: str) -> None:
+    """The sender can be a task itself: run by A's spooler or one of A's mules, it sends on to B."""
+    answer = call(hosts.a, "relay", hosts.b_url, f"from-{via}", module=TASKS, via=via, wait=15)
+    assert answer["status"] == "succeeded"
+    assert answer["result"]["instance"] == "B" and answer["result"]["relayed_by"] == "A"
+    assert answer["result"]["name"] == f"from-{via}"
 
 
 def test_retries_on_b_are_seen_from_a(hosts: Hosts, tmp_path: Path) -> None:
