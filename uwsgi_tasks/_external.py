@@ -89,16 +89,8 @@ def send(target: Remote | SpoolDirectory, out: _codec.Outgoing) -> TaskHandle[An
         if store is not None and out.store_result:
             store.discard(out.task_id)
         raise
-    return TaskHandle(
-        out.task_id,
-        function=out.function,
-        executor=TaskExecutor.SPOOLER,
-        spool_file=spool_file,
-        attempt=out.attempt,
-        pickled=out.pickled,
-        store=store if isinstance(target, Remote) else _results.store_for(target.path),
-        silent=not out.store_result,
-    )
+    where = store if isinstance(target, Remote) else _results.store_for(target.path)
+    return TaskHandle._sent(out, TaskExecutor.SPOOLER, where, spool_file)
 
 
 def _to_remote(remote: Remote, out: _codec.Outgoing, store: _results.SharedStore | None, what: str) -> None:

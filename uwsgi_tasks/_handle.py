@@ -103,6 +103,26 @@ class TaskHandle(Generic[R]):
         path = entry.path if entry is not None else None
         return cls(task_id, function=function, executor=TaskExecutor.SPOOLER, spool_file=path, store=store)
 
+    @classmethod
+    def _sent(
+        cls,
+        out: _codec.Outgoing,
+        executor: TaskExecutor,
+        store: ResultStore | None,
+        spool_file: str | None = None,
+    ) -> TaskHandle[Any]:
+        """The handle of *out*, just handed to *executor* (in *spool_file*, if it is one)."""
+        return cls(
+            out.task_id,
+            function=out.function,
+            executor=executor,
+            spool_file=spool_file,
+            attempt=out.attempt,
+            pickled=out.pickled,
+            store=store,
+            silent=not out.store_result,
+        )
+
     @property
     def id(self) -> str:
         return self._id

@@ -65,15 +65,7 @@ def deliver(out: _codec.Outgoing) -> TaskHandle[Any]:
             f"{out.function}: mule {target!r} did not take task {out.task_id} "
             "(its queue is full, or the mule is gone; see --mule-msg-size)"
         )
-    return TaskHandle(
-        out.task_id,
-        function=out.function,
-        executor=TaskExecutor.MULE,
-        attempt=out.attempt,
-        pickled=out.pickled,
-        store=result_store(),
-        silent=not out.store_result,
-    )
+    return TaskHandle._sent(out, TaskExecutor.MULE, result_store())
 
 
 def _record(outcome: Outcome) -> None:

@@ -64,16 +64,7 @@ def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
         _waker.note_due(directory, out.at)
     if out.pickled:
         logger.debug("task %s (%s): pickled %s", out.task_id, out.function, ", ".join(out.pickled))
-    return TaskHandle(
-        out.task_id,
-        function=out.function,
-        executor=TaskExecutor.SPOOLER,
-        spool_file=path,
-        attempt=out.attempt,
-        pickled=out.pickled,
-        store=store_for(directory),
-        silent=not out.store_result,
-    )
+    return TaskHandle._sent(out, TaskExecutor.SPOOLER, store_for(directory), path)
 
 
 def spool_root(path: str) -> str:

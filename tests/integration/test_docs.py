@@ -230,30 +230,24 @@ def test_the_pytest_blocks_pass_in_the_readme_project(pytester: pytest.Pytester)
 
 
 # Every public name and option of 0.7.3 (the inventory in shared/research/uwsgi_tasks_original.md).
+# uwsgi_tasks/__init__.py imported these from uwsgi_tasks.tasks, so both modules had them.
+IN_BOTH_0_7_3 = [
+    "Task",
+    "SignalTask",
+    "TimerTask",
+    "CronTask",
+    "TaskExecutor",
+    "set_uwsgi_callbacks",
+    "RetryTaskException",
+    "SPOOL_OK",
+    "SPOOL_RETRY",
+    "SPOOL_IGNORE",
+    "get_current_task",
+]
+DECORATORS_0_7_3 = ["task", "timer", "timer_lazy", "cron", "cron_lazy"]
 NAMES_0_7_3 = [
-    *(
-        f"uwsgi_tasks.{name}"
-        for name in [
-            "Task",
-            "SignalTask",
-            "TimerTask",
-            "CronTask",
-            "TaskExecutor",
-            "set_uwsgi_callbacks",
-            "RetryTaskException",
-            "SPOOL_OK",
-            "SPOOL_RETRY",
-            "SPOOL_IGNORE",
-            "get_current_task",
-            "django_setup",
-            "task",
-            "timer",
-            "timer_lazy",
-            "cron",
-            "cron_lazy",
-        ]
-    ),
-    *(f"uwsgi_tasks.decorators.{name}" for name in ["task", "timer", "timer_lazy", "cron", "cron_lazy"]),
+    *(f"uwsgi_tasks.{name}" for name in [*IN_BOTH_0_7_3, "django_setup", *DECORATORS_0_7_3]),
+    *(f"uwsgi_tasks.decorators.{name}" for name in DECORATORS_0_7_3),
     *(
         f"uwsgi_tasks.utils.{name}"
         for name in ["django_setup", "get_function_path", "ProxyDict", "import_by_path"]
@@ -261,34 +255,26 @@ NAMES_0_7_3 = [
     *(
         f"uwsgi_tasks.tasks.{name}"
         for name in [
-            "Task",
-            "SignalTask",
-            "TimerTask",
-            "CronTask",
-            "TaskExecutor",
-            "RetryTaskException",
-            "get_current_task",
-            "set_uwsgi_callbacks",
-            "SPOOL_OK",
-            "SPOOL_RETRY",
-            "SPOOL_IGNORE",
-            "BaseTask",
-            "RuntimeTask",
-            "MuleTask",
-            "SpoolerTask",
-            "OneTimeTask",
-            "ProxyDict",
-            "tasks_registry",
-            "saved_tasks",
-            "serialize",
-            "deserialize",
-            "load_function",
-            "manage_spool_request",
-            "manage_mule_request",
-            "get_free_signal",
-            "UWSGI_MAXIMUM_MESSAGE_SIZE",
-            "logger",
-            "uwsgi",
+            *IN_BOTH_0_7_3,
+            *[
+                "BaseTask",
+                "RuntimeTask",
+                "MuleTask",
+                "SpoolerTask",
+                "OneTimeTask",
+                "ProxyDict",
+                "tasks_registry",
+                "saved_tasks",
+                "serialize",
+                "deserialize",
+                "load_function",
+                "manage_spool_request",
+                "manage_mule_request",
+                "get_free_signal",
+                "UWSGI_MAXIMUM_MESSAGE_SIZE",
+                "logger",
+                "uwsgi",
+            ],
         ]
     ),
 ]
