@@ -55,12 +55,17 @@ def new_spec(
         at=None if config.at is None else unix_time(config.at),
         priority=config.priority,
         spooler=spooler_dir(config.spooler),
-        working_dir=os.getcwd() if config.working_dir is CALLER_CWD else config.working_dir,
+        working_dir=_caller_cwd(config.spooler) if config.working_dir is CALLER_CWD else config.working_dir,
         retry=config.retry,
         spooler_return=config.spooler_return,
         store_result=config.store_result,
         buffer=buffer or {},
     )
+
+
+def _caller_cwd(spooler: str | Remote | SpoolDirectory | None) -> str | None:
+    """The default working_dir: where the caller is, unless the task runs on another host."""
+    return None if isinstance(spooler, Remote) else os.getcwd()
 
 
 def in_place(requested: TaskExecutor) -> bool:
@@ -75,9 +80,15 @@ def choose(requested: TaskExecutor, task: Task[Any, Any]) -> TaskExecutor:
     Outside uWSGI everything runs in place. Inside, an explicit executor the instance lacks is an
     error (0.7.3 silently fell back, losing ``at``, retries and durability).
     """
-    if in_place(requested):
+    if requested is TaskExecutor.RUNTIME or forced is not None:
         return TaskExecutor.RUNTIME
     config = task.config
+    if isinstance(config.spooler, Remote | SpoolDirectory):  # any process can send beyond this instance
+        if requested is TaskExecutor.MULE:
+            raise ExecutorUnavailable(f"{task.path}: spooler={config.spooler!r} is a spooler, not a mule")
+        return TaskExecutor.SPOOLER
+    if not _uwsgi.RUNNING:
+        return TaskExecutor.RUNTIME
     needs_spooler = config.at is not None or config.priority is not None or config.spooler is not None
     if requested is TaskExecutor.SPOOLER or (requested is TaskExecutor.AUTO and needs_spooler):
         if not _uwsgi.has_spooler():
@@ -110,99 +121,65 @@ def send(
     kwargs: Mapping[str, Any],
     buffer: Mapping[Any, Any] | None = None,
 ) -> TaskHandle[R]:
-    target = task.config.spooler
-    # Beyond this instance, from any process, uWSGI or not; the in-place mode of tests keeps it here.
-    if isinstance(target, Remote | SpoolDirectory) and forced is None:
-        if requested is TaskExecutor.MULE:
-            raise ExecutorUnavailable(f"{task.path}: spooler={target!r} is a spooler, not a mule")
-        if requested is not TaskExecutor.RUNTIME:
-            return _beyond(task, target, args, kwargs, buffer)
     executor = choose(requested, task)
     if executor is TaskExecutor.RUNTIME:
         return _in_place(new_spec(task, args, kwargs, buffer), requested)
     if buffer:  # a re-dispatch carrying a buffer: rare enough for the general path
         spec = new_spec(task, args, kwargs, buffer)
-        if executor is TaskExecutor.SPOOLER:
-            return _spooler.send(spec)
-        return _mule.send(attrs.evolve(spec, mule=task.config.mule))
+        if executor is TaskExecutor.MULE:
+            return _mule.send(attrs.evolve(spec, mule=task.config.mule))
+        target = task.config.spooler
+        if isinstance(target, Remote | SpoolDirectory):
+            return _external.send(target, _codec.outgoing(spec))
+        return _spooler.send(spec)
     # The hot path: the task's fixed fields were encoded once (see _codec.Template).
-    template, directory = _template(task, executor)
-    config = task.config
-    out = template.outgoing(
-        os.urandom(16).hex(),  # a random 128-bit id, like uuid4 without the object
-        time.time(),
-        os.getcwd() if config.working_dir is CALLER_CWD else config.working_dir,
-        None if config.at is None else unix_time(config.at),
-        args,
-        kwargs,
-    )
-    if directory is None:
-        return _mule.deliver(out)
-    return _spooler.spool(out, directory)
-
-
-def _beyond(
-    task: Task[Any, R],
-    target: Remote | SpoolDirectory,
-    args: tuple[Any, ...],
-    kwargs: Mapping[str, Any],
-    buffer: Mapping[Any, Any] | None,
-) -> TaskHandle[R]:
-    """Send to a spooler beyond this instance: from any process, uWSGI or not."""
-    if buffer:
-        spec = new_spec(task, args, kwargs, buffer)
-        if isinstance(target, Remote) and task.config.working_dir is CALLER_CWD:
-            spec = attrs.evolve(spec, working_dir=None)
-        return _external.send(target, _codec.outgoing(spec))
-    template = task._templates.get("beyond")
-    if template is None:
-        config = task.config
-        prototype = TaskSpec(
-            function=task.path,
-            task_id="",
-            enqueued_at=0.0,
-            priority=config.priority,
-            spooler=spooler_dir(target),
-            retry=config.retry,
-            spooler_return=config.spooler_return,
-            store_result=config.store_result,
-        )
-        template = task._templates["beyond"] = _codec.Template(prototype)
+    template, where, remote = _template(task, executor)
     config = task.config
     working_dir = config.working_dir
-    if working_dir is CALLER_CWD:  # this host's directory means nothing on another host
-        working_dir = None if isinstance(target, Remote) else os.getcwd()
+    if working_dir is CALLER_CWD:  # the caller's directory means nothing on another host
+        working_dir = None if remote else os.getcwd()
     out = template.outgoing(
-        os.urandom(16).hex(),
+        os.urandom(16).hex(),  # a random 128-bit id, like uuid4 without the object
         time.time(),
         working_dir,
         None if config.at is None else unix_time(config.at),
         args,
         kwargs,
     )
-    return _external.send(target, out)
+    if where is None:
+        return _mule.deliver(out)
+    if isinstance(where, str):
+        return _spooler.spool(out, where)
+    return _external.send(where, out)
 
 
-def _template(task: Task[Any, Any], executor: TaskExecutor) -> tuple[_codec.Template, str | None]:
-    """The task's encoded fixed fields for *executor*, and its spooler directory (None: a mule)."""
+def _template(
+    task: Task[Any, Any], executor: TaskExecutor
+) -> tuple[_codec.Template, str | Remote | SpoolDirectory | None, bool]:
+    """The task's encoded fixed fields for *executor*; where it goes (this instance's spooler
+    directory, a spooler beyond it, or None: a mule); and whether that is another host."""
     cached = task._templates.get(executor)
     if cached is None:
         config = task.config
-        directory = None
+        where: str | Remote | SpoolDirectory | None = None
         if executor is TaskExecutor.SPOOLER:
-            directory = _spooler.directory_for(task.path, spooler_dir(config.spooler), config.priority)
+            target = config.spooler
+            if isinstance(target, Remote | SpoolDirectory):
+                where = target
+            else:
+                where = _spooler.directory_for(task.path, target, config.priority)
         prototype = TaskSpec(
             function=task.path,
             task_id="",
             enqueued_at=0.0,
-            priority=config.priority if directory else None,
-            spooler=directory if config.spooler is not None else None,
-            mule=None if directory else config.mule,
+            priority=config.priority if where else None,
+            spooler=spooler_dir(where) if config.spooler is not None else None,
+            mule=None if where else config.mule,
             retry=config.retry,
             spooler_return=config.spooler_return,
             store_result=config.store_result,
         )
-        cached = task._templates[executor] = (_codec.Template(prototype), directory)
+        cached = task._templates[executor] = (_codec.Template(prototype), where, isinstance(where, Remote))
     return cached
 
 

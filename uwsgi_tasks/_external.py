@@ -19,6 +19,8 @@ the start; the receiving spooler records the rest.
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import socket
 import struct
@@ -31,42 +33,60 @@ from ._exceptions import SpoolError
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import Outcome, TaskStatus
+from ._spooldir import PREFIX
 from ._targets import URL, Remote, SpoolDirectory
 
+logger = logging.getLogger("uwsgi_tasks")
 _REPLY: Final = struct.Struct("<BHB")
 
 
+class _Ambiguous(Exception):
+    """The packet went out and no answer came back: it may have been spooled."""
+
+
+class _MaybeSpooled(SpoolError):
+    """A SpoolError after which the task may still run: what it left behind must stay."""
+
+
 def _exchange(address: str, packet: bytes, timeout: float) -> int:
-    """Send *packet* to *address*; uWSGI's status byte (1: spooled, 0: refused)."""
+    """Send *packet* to *address*; uWSGI's status byte (1: spooled, 0: refused). An OSError means
+    nothing was sent; `_Ambiguous`, that it was and the answer is missing."""
     match = URL.fullmatch(address)
     assert match is not None  # checked by Remote
-    host = match["host"].strip("[]")
-    with socket.create_connection((host, int(match["port"])), timeout=timeout) as conn:
-        conn.sendall(packet)
-        reply = b""
-        while len(reply) < _REPLY.size:
-            chunk = conn.recv(_REPLY.size - len(reply))
-            if not chunk:
-                break
-            reply += chunk
+    with socket.create_connection((match["host"].strip("[]"), int(match["port"])), timeout=timeout) as conn:
+        try:
+            conn.sendall(packet)
+            reply = b""
+            while len(reply) < _REPLY.size:
+                chunk = conn.recv(_REPLY.size - len(reply))
+                if not chunk:
+                    break
+                reply += chunk
+        except OSError as e:
+            raise _Ambiguous(str(e)) from e
     if len(reply) != _REPLY.size:
-        raise ConnectionError(f"the connection closed after {len(reply)} of the 4 answer bytes")
+        raise _Ambiguous(f"the connection closed after {len(reply)} of the 4 answer bytes")
     modifier1, _, status = _REPLY.unpack(reply)
     if modifier1 != 255:
-        raise ConnectionError(f"not a spooler answer (modifier1 {modifier1}): is this a uwsgi socket?")
+        raise _Ambiguous(f"not a spooler's answer (modifier1 {modifier1}): is this a uwsgi socket?")
     return int(status)
 
 
 def _deliver(remote: Remote, packet: bytes, what: str) -> None:
+    """Hand *packet* to the first address that takes it. An address that refuses it or can't be
+    reached is skipped; one that got it but didn't answer is not (the next could run it twice)."""
     failures = []
     for address in remote._order():
         try:
             if _exchange(address, packet, remote.timeout) == 1:
                 return
-            where = f"spooler {remote.spooler!r}" if remote.spooler else "a spooler"
-            failures.append(f"{address} refused it (it has no {where})")
+        except _Ambiguous as e:
+            raise _MaybeSpooled(f"{what} may or may not have been spooled by {address}: {e}") from e
         except OSError as e:
             failures.append(f"{address}: {e}")
+        else:
+            where = f"spooler {remote.spooler!r}" if remote.spooler else "a spooler"
+            failures.append(f"{address} refused it (it has no {where})")
     raise SpoolError(f"{what} was not spooled: {'; '.join(failures)}")
 
 
@@ -75,10 +95,15 @@ def send(target: Remote | SpoolDirectory, out: _codec.Outgoing) -> TaskHandle[An
     never a silent drop."""
     store = _results.shared()
     what = f"task {out.task_id} ({out.function})"
+    queued = None
     if store is not None and out.store_result:
         now = time.time()
         status = TaskStatus.QUEUED if out.at is None or out.at <= now else TaskStatus.SCHEDULED
-        store.put(Outcome(out.task_id, status, out.attempt, now, now, at=out.at))  # before: see module doc
+        queued = Outcome(out.task_id, status, out.attempt, now, now, at=out.at)
+        try:
+            store.put(queued)  # before sending: see the module's doc
+        except Exception as e:
+            raise SpoolError(f"{what} was not sent: can't record it in the shared store: {e!r}") from e
     try:
         if isinstance(target, Remote):
             _to_remote(target, out, store, what)
@@ -86,8 +111,9 @@ def send(target: Remote | SpoolDirectory, out: _codec.Outgoing) -> TaskHandle[An
         else:
             spool_file = _to_directory(target.path, out)
     except BaseException:
-        if store is not None and out.store_result:
-            store.discard(out.task_id)
+        if queued is not None and store is not None:
+            with contextlib.suppress(Exception):  # the SpoolError says what went wrong
+                store.discard(queued)  # unless the receiver has already written its own record
         raise
     where = store if isinstance(target, Remote) else _results.store_for(target.path)
     return TaskHandle._sent(out, TaskExecutor.SPOOLER, where, spool_file)
@@ -98,19 +124,29 @@ def _to_remote(remote: Remote, out: _codec.Outgoing, store: _results.SharedStore
     # on time (uWSGI alone would start it at its next scan): so no "at" in the packet.
     message = _codec.spool_message(out, with_at=False)
     packet = _codec.network_packet(message)
-    if packet is None or len(packet) - _REPLY.size > remote.buffer_size:
-        size = _codec.packet_size(message)
-        if store is None:
-            raise SpoolError(
-                f"{what}: its packet is {size} bytes, over the receiver's buffer-size of "
-                f"{remote.buffer_size} bytes (Remote(buffer_size=...) must match its --buffer-size); "
-                "configure a shared result store to send large tasks by reference"
-            )
-        ttl = result_ttl() + max((out.at or 0) - time.time(), 0)
-        store.put_payload(out.task_id, out.data, ttl)
-        packet = _codec.network_packet(_codec.by_reference(message, out.task_id))
-        assert packet is not None  # a reference is a few dozen bytes
-    _deliver(remote, packet, what)
+    if packet is not None and _codec.packet_size(message) <= remote.buffer_size:
+        _deliver(remote, packet, what)
+        return
+    if store is None:
+        raise SpoolError(
+            f"{what}: its packet is {_codec.packet_size(message)} bytes, over the receiver's buffer-size "
+            f"of {remote.buffer_size} bytes (Remote(buffer_size=...) must match its --buffer-size); "
+            "configure a shared result store to send large tasks by reference"
+        )
+    try:
+        store.put_payload(out.task_id, out.data, result_ttl() + max((out.at or 0) - time.time(), 0))
+    except Exception as e:
+        raise SpoolError(f"{what} was not sent: can't put it in the shared store: {e!r}") from e
+    reference = _codec.network_packet(_codec.by_reference(message, out.task_id))
+    assert reference is not None  # a reference is a few dozen bytes
+    try:
+        _deliver(remote, reference, what)
+    except _MaybeSpooled:
+        raise
+    except SpoolError:
+        with contextlib.suppress(Exception):
+            store.discard_payload(out.task_id)
+        raise
 
 
 def _to_directory(directory: str, out: _codec.Outgoing) -> str:
@@ -120,17 +156,23 @@ def _to_directory(directory: str, out: _codec.Outgoing) -> str:
     if not os.path.isdir(directory):  # never create it: no spooler would ever look there
         raise SpoolError(f"task {out.task_id} ({out.function}): no spool directory {directory}")
     target = directory if out.priority is None else os.path.join(directory, str(out.priority))
-    name = f"uwsgi_spoolfile_on_{socket.gethostname()}_{os.getpid()}_{out.task_id}"
-    temporary = os.path.join(target, f".{name}.tmp")
+    name = f"{PREFIX}{socket.gethostname()}_{os.getpid()}_{out.task_id}"
+    temporary, final = os.path.join(target, f".{name}.tmp"), os.path.join(target, name)
     try:
         os.makedirs(target, exist_ok=True)
         with open(temporary, "wb") as f:
             f.write(_codec.pack_spool_file(message))
         if out.at is not None:
             os.utime(temporary, (out.at, out.at))
-        final = os.path.join(target, name)
         os.rename(temporary, final)
-        _waker.note_due(directory, out.at if out.at is not None else int(time.time()))
     except OSError as e:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
         raise SpoolError(f"task {out.task_id} ({out.function}): can't write into {directory}: {e}") from e
+    try:
+        _waker.note_due(directory, out.at if out.at is not None else int(time.time()))
+    except OSError as e:  # spooled all the same: it runs at the spooler's next scan
+        logger.warning(
+            "task %s: spooled, but can't leave the note that wakes the spooler: %s", out.task_id, e
+        )
     return final

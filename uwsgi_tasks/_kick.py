@@ -17,10 +17,11 @@ spool kicks every spooler.
 
 Some spools run no Python at all on this host: a packet from another host (modifier1 17, see
 `_targets`) is spooled by uWSGI's C code in a worker, and a producer outside uWSGI writes files
-directly. So the spooler also looks itself: it notes the spool directories' mtimes (and their priority
-directories') when a task starts, and if they changed by the time it ends, a file arrived meanwhile
-and it wakes itself. This also closes the window where a spool lands between uWSGI taking the first
-file of a new pass and our code marking it started.
+directly. So the spooler also looks itself: it notes the spool directories' mtimes (and, with
+``spooler-ordered``, their priority directories') when a task starts, and if they changed by the time
+it ends, a file arrived meanwhile and it wakes itself. (A spool landing between uWSGI marking the
+spooler busy and our first look is still missed, as is one within the filesystem's mtime resolution
+of it; it waits for the next arrival or for ``--spooler-frequency``.)
 """
 
 from __future__ import annotations
@@ -80,10 +81,14 @@ def _mtimes() -> tuple[int, ...]:
     if now - _listed_at >= _RELIST:
         _listed_at = now
         _watched = []
+        ordered = _uwsgi.flag("spooler-ordered")  # without it uWSGI never looks in priority directories
         for directory in _uwsgi.spooler_dirs():
             _watched.append(directory)
-            with contextlib.suppress(OSError), os.scandir(directory) as entries:
-                _watched += [e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)]
+            if ordered:
+                with contextlib.suppress(OSError), os.scandir(directory) as entries:
+                    _watched += [
+                        e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)
+                    ]
     stamps = []
     for path in _watched:
         try:

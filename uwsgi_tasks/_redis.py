@@ -34,6 +34,7 @@ class RedisResultStore:
         self.prefix = prefix
         self._redis: Any = redis.Redis.from_url(url, socket_timeout=10, socket_connect_timeout=5)
         self._version = f"{prefix}version"
+        self._discard = self._redis.register_script(_DISCARD)
 
     def _key(self, kind: str, task_id: str) -> str:
         return f"{self.prefix}{kind}:{checked_id(task_id)}"
@@ -58,12 +59,12 @@ class RedisResultStore:
     def version(self) -> object:
         return self._redis.get(self._version)
 
-    def discard(self, task_id: str) -> None:
-        """Forget a task's record (a send that failed after its QUEUED record was written)."""
-        pipe = self._redis.pipeline(transaction=False)
-        pipe.delete(self._key("result", task_id))
-        pipe.incr(self._version)
-        pipe.execute()
+    def discard(self, outcome: Outcome) -> None:
+        """Remove *outcome*'s record if it is still exactly that one: a send that failed after its
+        QUEUED record was written, unless the receiving host wrote its own record since."""
+        self._discard(
+            keys=[self._key("result", outcome.task_id), self._version], args=[_codec.encode_outcome(outcome)]
+        )
 
     def put_note(self, task_id: str, kind: str, data: bytes) -> None:
         self._redis.set(self._key(f"note:{kind}", task_id), data, ex=_seconds(result_ttl()))
@@ -84,6 +85,15 @@ class RedisResultStore:
 
     def __repr__(self) -> str:
         return f"<RedisResultStore {self.url}>"
+
+
+# Compare and delete, in one step on the server.
+_DISCARD = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+    redis.call('DEL', KEYS[1])
+    redis.call('INCR', KEYS[2])
+end
+"""
 
 
 def _seconds(ttl: float) -> int:

@@ -149,6 +149,9 @@ def _record_undecodable(path: str, env: SpoolerEnv, error: DecodeError) -> None:
     except (DecodeError, TypeError, ValueError):
         return
     if isinstance(task_id, str) and task_id.isalnum() and task_id.isascii():
+        before = store_for(spool_root(path)).get(task_id)
+        if before is not None and before.status.done:
+            return  # e.g. a duplicate of a task that already ran: its outcome stands
         now = time.time()
         _record(
             path,
@@ -179,32 +182,34 @@ def run_spooled(env: SpoolerEnv) -> int:
 
 def _run(path: str, env: SpoolerEnv) -> int:
     store = shared()
-    decode = _codec.decode_legacy_spool if _codec.is_legacy_spool_message(env) else _codec.decode_spool
     try:
-        spec = (
-            decode(env, store.get_payload)
-            if store is not None and decode is _codec.decode_spool
-            else decode(env)
-        )
+        if _codec.is_legacy_spool_message(env):
+            spec = _codec.decode_legacy_spool(env)
+        else:
+            spec = _codec.decode_spool(env, store.get_payload if store is not None else None)
     except DecodeError as e:
         _record_undecodable(path, env, e)  # before the move: whoever sees it moved finds the outcome
         set_aside(path, f"undecodable: {e}")
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
-    code = _run_spec(path, spec, store)
+    except Exception as e:  # the shared store is down: keep the file, uWSGI tries again at a scan
+        logger.error("spool file %s: can't fetch the task it refers to (kept, to try again): %r", path, e)
+        return _uwsgi.SPOOL_RETRY
+    # Sent from another host without uWSGI's "at", which that host can't note as due here.
+    early = b"at" not in env and spec.at is not None and spec.at > time.time()
+    code = _respool(path, spec) if early else _run_spec(path, spec, store)
     if code == _uwsgi.SPOOL_OK and store is not None and _codec.REF_KEY in env:
         # Done with, or now in a spool file of its own here. (A task set aside keeps its payload until
         # it expires, so that it can be requeued.)
-        store.discard_payload(spec.task_id)
+        try:
+            store.discard_payload(spec.task_id)
+        except Exception as e:  # never make uWSGI keep (and rerun) a task that ran for this
+            logger.error("task %s: can't remove its payload from the shared store: %r", spec.task_id, e)
     return code
 
 
 def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
-    if spec.at is not None and spec.at > time.time():
-        # Sent from another host, which can't note when it is due: spool it here, where the waker
-        # starts it on time (uWSGI alone would start it at a scan, up to spooler-frequency late).
-        return _respool(path, spec)
     if store is not None and spec.store_result:
         started = time.time()  # hosts that can't see the file's lock see this instead
         _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
@@ -234,6 +239,8 @@ def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
 
 
 def _respool(path: str, spec: TaskSpec) -> int:
+    """Spool a task that is not due yet again here, where the waker starts it on time (uWSGI alone
+    would start it at a scan, up to spooler-frequency late)."""
     try:
         send(spec)
     except Exception as e:

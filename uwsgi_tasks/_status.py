@@ -37,6 +37,12 @@ def _file_status(path: str) -> TaskStatus | None:
     return TaskStatus.SCHEDULED if mtime > time.time() else TaskStatus.QUEUED
 
 
+def in_sight(spool_file: str) -> bool:
+    """Whether this process can see *spool_file*'s directory: if not, the file's absence says
+    nothing (it is on another host)."""
+    return os.path.isdir(os.path.dirname(spool_file))
+
+
 def observe(
     task_id: str, store: ResultStore | None, spool_file: str | None, attempt: int, *, silent: bool = False
 ) -> Observation:
@@ -71,7 +77,7 @@ def _seen(
             status = TaskStatus.QUEUED
         return Observation(status, attempt, None, record)
     if found is None:
-        if silent and spool_file is not None:
+        if silent and spool_file is not None and in_sight(spool_file):
             return Observation(TaskStatus.SUCCEEDED, attempt, None, record)
         # No file: a mule reports RUNNING in its record; anything else is unknown, never "pending".
         running = record is not None and record.status is TaskStatus.RUNNING

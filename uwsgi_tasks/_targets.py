@@ -22,7 +22,7 @@ def _addresses(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
     addresses = (value,) if isinstance(value, str) else tuple(value)
     for address in addresses:
         match = URL.fullmatch(address)
-        if match is None or match["path"]:
+        if match is None or match["path"] or not 0 < int(match["port"]) < 65536:
             raise ValueError(f"a remote spooler address is uwsgi://host:port, not {address!r}")
     if not addresses:
         raise ValueError("a Remote needs at least one address")
@@ -68,8 +68,8 @@ class Remote:
         return self.addresses[start:] + self.addresses[:start]
 
 
-def _fspath(path: str | os.PathLike[str]) -> str:
-    return os.fspath(path)
+def _absolute(path: str | os.PathLike[str]) -> str:
+    return os.path.abspath(path)  # retries go to it from the spooler, whose cwd is elsewhere
 
 
 @attrs.frozen
@@ -77,7 +77,7 @@ class SpoolDirectory:
     """A spool directory on this host, written directly: for producers outside this uWSGI instance
     (a script, a cron job, another instance), like uWSGI's ``--spooler-external``."""
 
-    path: str = attrs.field(converter=_fspath)
+    path: str = attrs.field(converter=_absolute)
 
 
 Target = Remote | SpoolDirectory

@@ -31,7 +31,7 @@ class Task(Generic[P, R]):
         self.config = config
         self.path = f"{fn.__module__}:{fn.__qualname__}"
         # Per executor, the encoded fixed part of its spec and its spooler directory (see _dispatch).
-        self._templates: dict[TaskExecutor | str, Any] = {}
+        self._templates: dict[TaskExecutor, Any] = {}
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 

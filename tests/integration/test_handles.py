@@ -7,13 +7,16 @@ import json
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
+import attrs
 import pytest
 
 from tests.integration.conftest import call, records, wait_records
-from uwsgi_tasks import TaskCancelled, TaskFailed, TaskHandle, TaskStatus
+from uwsgi_tasks import TaskCancelled, TaskFailed, TaskHandle, TaskStatus, _codec
+from uwsgi_tasks._spec import TaskSpec
 from uwsgi_tasks.testing import UwsgiServer, wait_until
 
 pytestmark = pytest.mark.integration
@@ -132,14 +135,29 @@ def test_another_process_sees_the_same_status(shared_server: UwsgiServer, tmp_pa
     assert TaskHandle.from_id(answer["id"], shared_server.spool_dirs[0]).status is TaskStatus.SUCCEEDED
 
 
-def test_many_handles_awaited_at_once(shared_server: UwsgiServer) -> None:
-    """await handle in an asyncio loop, for many handles together, gives every result."""
-    handles = [handle_of(shared_server, call(shared_server, "note", f"awaited-{i}", i)) for i in range(20)]
+REMOTE_TASKS = "tests.integration.apps.remote_tasks"
+
+
+def test_many_handles_awaited_at_once(shared_server: UwsgiServer, tmp_path: Path) -> None:
+    """await handle in an asyncio loop, for many handles together, gives every result, and the loop
+    keeps running meanwhile: the tasks wait for a file that only another coroutine of the same loop
+    creates, so awaits that blocked the loop would never see them finish."""
+    release = tmp_path / "release"
+    waiting = [call(shared_server, "wait_for", str(release), 10, module=REMOTE_TASKS) for _ in range(5)]
+    handles = [handle_of(shared_server, sent) for sent in waiting]  # wait_for fails after 10 s
+    handles += [handle_of(shared_server, call(shared_server, "note", f"awaited-{i}", i)) for i in range(15)]
+
+    async def release_soon() -> None:
+        for _ in range(5):
+            await asyncio.sleep(0.01)
+        release.touch()
 
     async def gather() -> list[Any]:
-        return await asyncio.gather(*handles)
+        *results, _ = await asyncio.gather(*handles, release_soon())
+        return results
 
-    assert asyncio.run(gather()) == list(range(20))
+    results = asyncio.run(gather())
+    assert results == ["released"] * 5 + list(range(15))
 
 
 def test_done_callbacks_run_when_the_task_finishes(shared_server: UwsgiServer, tmp_path: Path) -> None:
@@ -210,3 +228,18 @@ def test_in_place_runs_inside_uwsgi_record_where_every_process_sees_them(shared_
     assert answer["executor"] == "RUNTIME"
     assert records(shared_server, "in-worker")[0]["role"].startswith("worker")
     assert handle_of(shared_server, answer).result(timeout=1) == 7
+
+
+def test_a_requeued_task_runs_now_even_if_it_was_scheduled_later(shared_server: UwsgiServer) -> None:
+    """requeue means "due now": a set-aside task whose at= is still ahead runs at once, it is not
+    spooled again until its old time (that is only for tasks sent from another host, without at)."""
+    spool_dir = shared_server.spool_dirs[0]
+    aside = spool_dir / ".uwsgi_tasks" / "set_aside"
+    aside.mkdir(parents=True, exist_ok=True)
+    spec = TaskSpec("tests.integration.apps.itasks:note", "c" * 32, time.time(), args=("requeued-early", 5))
+    spec = attrs.evolve(spec, at=int(time.time()) + 3600)
+    path = aside / "uwsgi_spoolfile_on_test_requeued_early"
+    path.write_bytes(_codec.pack_spool_file(_codec.encode_spool(spec).message))
+    Path(f"{path}.reason.json").write_text("{}")
+    assert cli("requeue", str(spool_dir), spec.task_id).returncode == 0
+    assert TaskHandle.from_id(spec.task_id, spool_dir).result(timeout=10) == 5

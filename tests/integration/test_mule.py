@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import call, records, wait_records
+from tests.integration.conftest import ServerFactory, call, records, wait_records
 from uwsgi_tasks import TaskStatus
 from uwsgi_tasks._results import FileResultStore
 from uwsgi_tasks.testing import UwsgiServer, wait_until
@@ -31,12 +31,13 @@ def test_mule_n_runs_it(shared_server: UwsgiServer, mule: int) -> None:
     assert record["role"] == f"mule{mule}"
 
 
-def test_a_farm_runs_it(shared_server: UwsgiServer) -> None:
-    """A farm name (a str) sends the task to one mule of the farm."""
-    handle = call(shared_server, "note", "farmed", via="mule", options={"mule": "farm"})
-    assert "error" not in handle, handle
-    (record,) = wait_records(shared_server, "farmed")
-    assert record["role"] in ("mule1", "mule2")
+def test_a_farm_runs_it(uwsgi_server: ServerFactory) -> None:
+    """A farm name (a str) sends the task to a mule of that farm, and only of that farm."""
+    server = uwsgi_server(mules=2, farms={"second": (2,)})
+    for i in range(4):
+        handle = call(server, "note", "farmed", i, via="mule", options={"mule": "second"})
+        assert "error" not in handle, handle
+    assert {record["role"] for record in wait_records(server, "farmed", 4)} == {"mule2"}
 
 
 @pytest.mark.parametrize(("mule", "match"), [(3, "has 2 mule"), ("nofarm", "unknown farm")])

@@ -46,9 +46,17 @@ def test_records_round_trip_and_move_the_version(
 
 
 def test_discard_notes_and_payloads(store: RedisResultStore) -> None:
-    store.put(Outcome("a" * 32, TaskStatus.QUEUED, 1, 1.0, 1.0))
-    store.discard("a" * 32)
+    """discard removes a record only if it is still the one given (the receiver may have written its
+    own since); notes and payloads are kept and removed by id."""
+    queued = Outcome("a" * 32, TaskStatus.QUEUED, 1, 1.0, 1.0)
+    store.put(queued)
+    store.discard(queued)
     assert store.get("a" * 32) is None
+    store.put(queued)
+    store.put(Outcome("a" * 32, TaskStatus.RUNNING, 1, 1.0, 1.0))
+    store.discard(queued)
+    found = store.get("a" * 32)
+    assert found is not None and found.status is TaskStatus.RUNNING
     store.put_note("b" * 32, "django", b"note")
     assert store.get_note("b" * 32, "django") == b"note" and store.get_note("c" * 32, "django") is None
     store.put_payload("b" * 32, b"{...}", ttl=60)

@@ -87,6 +87,22 @@ def test_process_purchase_retries_once_more_and_stops(server: UwsgiServer) -> No
     assert len(records(server, "process_purchase")) == 2
 
 
+@pytest.mark.parametrize(("task", "runs"), [("asks_for_more", 3), ("asks_again", 2)])
+def test_explicit_retry_requests_run_as_many_times_as_asked(
+    server: UwsgiServer, task: str, runs: int
+) -> None:
+    """RetryTaskException(count=3) on the first run gives three runs in all; Retry(max_attempts=2)
+    two; each is the same task, and no spool file is left behind."""
+    handle = call(server, task, task, module=MODULE)
+    found = wait_records(server, task, count=runs, timeout=15)
+    assert [r["attempt"] for r in found] == list(range(1, runs + 1))
+    assert {r["task_id"] for r in found} == {handle["id"]}
+    final = outcome(server, handle["id"])
+    assert final.status is TaskStatus.FAILED and final.attempts == runs
+    no_spool_files_left(server)
+    assert len(records(server, task)) == runs
+
+
 def test_a_policy_retries_its_exceptions_with_backoff(server: UwsgiServer) -> None:
     """RetryPolicy(max_attempts=4, delay=0.5, backoff=2, retry_on=(IOError,)): 0.5, 1, 2 s gaps.
 

@@ -179,3 +179,28 @@ def test_in_place_mode_raises_the_task_exception_at_enqueue(tasks: ModuleType) -
     with InPlace() as in_place, pytest.raises(ValueError, match="loud"):
         tasks.fail.enqueue("loud")
     assert [handle.function for handle in in_place.handles] == ["uwsgi_tasks.contrib.django._backend:run"]
+
+
+def test_a_result_enqueued_on_another_host_is_ready_until_it_starts(tasks: ModuleType, tmp_path: Any) -> None:
+    """With the note in sight but the spool file on another host (a shared store, another web
+    server), a task that has no record yet is READY, not a result that does not exist."""
+    from uwsgi_tasks import _codec
+    from uwsgi_tasks._results import file_store
+
+    call = {
+        "task": "tests.django_task_functions.add",
+        "backend": "default",
+        "args": [1, 2],
+        "kwargs": {},
+        "priority": 0,
+        "queue_name": "default",
+        "run_after": None,
+        "enqueued_at": 1.0,
+        "spool_dir": "/elsewhere/spool",
+        "spool_file": "/elsewhere/spool/uwsgi_spoolfile_on_b_1",
+    }
+    file_store(str(tmp_path)).put_note("e" * 32, "django", _codec.encode_value(call).message)
+    options = {"SPOOLERS": {"default": str(tmp_path)}}
+    with override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": options}}):
+        result = dj.default_task_backend.get_result("e" * 32)
+    assert result.status == dj.TaskResultStatus.READY and result.args == [1, 2]

@@ -187,3 +187,14 @@ def test_a_shared_store_record_is_the_state_of_a_task_out_of_sight(record: Outco
     assert found.attempt == (2 if seen is TaskStatus.RETRYING else 1)
     if seen is TaskStatus.RETRYING:
         assert observe("a" * 32, local, None, 1).status is TaskStatus.UNKNOWN
+
+
+def test_a_silent_task_on_another_host_is_not_guessed_succeeded(tmp_path: Path) -> None:
+    """store_result=False: a missing file reads as SUCCEEDED only where its directory is visible; a
+    spool file of another host (its directory not here) says nothing, so UNKNOWN."""
+    from uwsgi_tasks._status import observe
+
+    here = tmp_path / "uwsgi_spoolfile_on_gone"
+    assert observe("a" * 32, MemoryResultStore(), str(here), 1, silent=True).status is TaskStatus.SUCCEEDED
+    elsewhere = "/on/another/host/uwsgi_spoolfile_on_x"
+    assert observe("a" * 32, _Shared(), elsewhere, 1, silent=True).status is TaskStatus.UNKNOWN

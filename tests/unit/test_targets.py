@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 from hypothesis import given
@@ -125,3 +126,75 @@ def test_in_place_mode_keeps_remote_tasks_here() -> None:
 
     with InPlace():
         assert far.spool(21).result() == 42
+
+
+class _FakeSpooler:
+    """A socket on 127.0.0.1 that answers every packet with *answers* in turn: b"\\x01" spooled,
+    b"\\x00" refused, None closes without answering (after reading the packet)."""
+
+    def __init__(self, *answers: bytes | None) -> None:
+        import socket
+        import threading
+
+        self.answers = list(answers)
+        self.packets: list[bytes] = []
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"uwsgi://127.0.0.1:{self.server.getsockname()[1]}"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while self.answers:
+            conn, _ = self.server.accept()
+            with conn:
+                self.packets.append(conn.recv(65536))
+                answer = self.answers.pop(0)
+                if answer is not None:
+                    conn.sendall(b"\xff\x00\x00" + answer)
+
+    def close(self) -> None:
+        self.server.close()
+
+
+@task(spooler="uwsgi://127.0.0.1:1")
+def sent_far(x: int) -> int:
+    return x
+
+
+def test_failover_skips_a_refusal_but_not_a_missing_answer() -> None:
+    """A refusal (status 0) or an address that can't be reached goes on to the next address; a packet
+    that went out without an answer may have been spooled: no other address gets it (it could run
+    twice), and the error says so."""
+    from uwsgi_tasks import SpoolError
+
+    refuses, takes = _FakeSpooler(b"\x00"), _FakeSpooler(b"\x01")
+    try:
+        sent_far.options(spooler=Remote([refuses.url, "uwsgi://127.0.0.1:1", takes.url])).spool(1)
+        assert len(refuses.packets) == 1 and len(takes.packets) == 1
+        assert takes.packets[0][0] == 17  # a spool packet
+    finally:
+        refuses.close()
+        takes.close()
+    silent, spare = _FakeSpooler(None), _FakeSpooler(b"\x01")
+    try:
+        with pytest.raises(SpoolError, match="may or may not have been spooled"):
+            sent_far.options(spooler=Remote([silent.url, spare.url])).spool(2)
+        assert spare.packets == []
+    finally:
+        silent.close()
+        spare.close()
+
+
+def test_spool_directories_are_absolute_and_ports_in_range(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative SpoolDirectory is made absolute where it is named (retries run elsewhere)."""
+    monkeypatch.chdir(tmp_path)
+    assert SpoolDirectory("spool").path == str(tmp_path / "spool")
+    with pytest.raises(ValueError, match="uwsgi://host:port"):
+        Remote("uwsgi://h:70000")
+
+
+def test_a_reference_must_name_a_task_id() -> None:
+    with pytest.raises(DecodeError, match="names no task id"):
+        _codec.decode_spool({b"uwsgi_tasks": b"1", b"ref": b"../../etc"}, lambda ref: b"{}")
+    assert _codec.spec_tree({b"uwsgi_tasks": b"1", b"ref": b"a" * 32}) == {"task_id": "a" * 32}

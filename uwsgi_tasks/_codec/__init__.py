@@ -191,11 +191,18 @@ def decode_spool(env: Mapping[Any, bytes], fetch: Callable[[str], bytes | None] 
     if data is None:
         data = env.get("body", env.get(b"body"))
     if data is None and REF_KEY in env:
-        return _fetched(bytes(env[REF_KEY]).decode("ascii", "replace"), env.get(SIGNATURE_KEY), fetch)
+        return _fetched(_reference(env), env.get(SIGNATURE_KEY), fetch)
     if data is None:
         raise DecodeError("the spool file holds no task (no 'task' key and no body)")
     _signing.verify_task(bytes(data), env.get(SIGNATURE_KEY))
     return _envelope.loads(bytes(data))
+
+
+def _reference(env: Mapping[Any, bytes]) -> str:
+    ref = bytes(env[REF_KEY]).decode("ascii", "replace")
+    if not (ref.isalnum() and ref.isascii()):
+        raise DecodeError(f"a task sent by reference names no task id: {ref[:40]!r}")
+    return ref
 
 
 def _fetched(ref: str, signature: bytes | None, fetch: Callable[[str], bytes | None] | None) -> TaskSpec:
@@ -274,6 +281,8 @@ def spec_tree(message: Mapping[Any, bytes]) -> dict[str, Any]:
     if version != VERSION:
         raise DecodeError(f"unsupported uwsgi_tasks spool format {version!r}")
     data = message.get(SPEC_KEY, message.get("body", message.get(b"body")))
+    if data is None and REF_KEY in message:
+        return {"task_id": _reference(message)}  # the rest waits in the shared store
     if data is None:
         raise DecodeError("the spool file holds no task")
     tree = _envelope.json_tree(bytes(data), "the task")

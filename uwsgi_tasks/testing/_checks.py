@@ -10,8 +10,10 @@ from typing import Any, TypeVar
 import attrs
 from typing_extensions import ParamSpec
 
-from .. import _codec, _dispatch
+from .. import _codec, _dispatch, _results
+from .._exceptions import SpoolError
 from .._options import TaskExecutor
+from .._targets import Remote
 from .._task import Task
 
 P = ParamSpec("P")
@@ -31,7 +33,8 @@ def round_trip(value: T) -> T:
 
 def check_call(task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> tuple[str, ...]:
     """Check that this call's arguments arrive unchanged (equal, and of the same types) where *task*
-    runs, encoded for its executor (a mule's size limit included); nothing is sent or run. Returns
+    runs, encoded for its executor (a mule's size limit included; for a `Remote` spooler without a
+    shared store, the receiver's buffer-size: a `SpoolError`); nothing is sent or run. Returns
     the names of the arguments that travel as signed pickles rather than JSON (``("args[0]",)``), so
     ``assert not check_call(...)`` pins a call to JSON.
 
@@ -40,6 +43,14 @@ def check_call(task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> tuple[
     executor = TaskExecutor.MULE if task.config.executor is TaskExecutor.MULE else TaskExecutor.SPOOLER
     spec = _dispatch.new_spec(task, args, kwargs, None)
     received, pickled = _dispatch._round_trip(spec, executor)
+    target = task.config.spooler
+    if isinstance(target, Remote) and _results.shared() is None:
+        size = _codec.packet_size(_codec.spool_message(_codec.outgoing(spec), with_at=False))
+        if size > target.buffer_size:
+            raise SpoolError(
+                f"{task.path}: its packet would be {size} bytes, over the receiver's buffer-size of "
+                f"{target.buffer_size} bytes, and no shared store is configured to send it by reference"
+            )
     difference = first_difference(tuple(args), received.args, "args") or first_difference(
         dict(kwargs), dict(received.kwargs), "kwargs"
     )

@@ -16,6 +16,7 @@ from tests.integration.apps.itasks import record
 from uwsgi_tasks import (
     SPOOL_OK,
     SPOOL_RETRY,
+    Retry,
     RetryPolicy,
     RetryTaskException,
     TaskExecutor,
@@ -151,3 +152,19 @@ def remove_files_sequentially(previous_selected_file: str | None = None) -> Task
 
     # run in async mode
     return current_task(selected_file)
+
+
+@task(executor=TaskExecutor.SPOOLER)
+def asks_for_more(name: str) -> None:
+    """0.7.3's RetryTaskException(count=3) on the first run: three runs in all from there."""
+    record(name)
+    current = get_current_task()
+    assert current is not None
+    raise RetryTaskException(count=3) if current.attempt == 1 else RetryTaskException()
+
+
+@task(executor=TaskExecutor.SPOOLER)
+def asks_again(name: str) -> None:
+    """raise Retry(delay=..., max_attempts=...) on every run: that many runs in all."""
+    record(name)
+    raise Retry(delay=0, max_attempts=2)

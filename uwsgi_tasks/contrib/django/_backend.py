@@ -51,7 +51,8 @@ from ._framework import (
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: The note beside the outcome record: ``<spool dir>/.uwsgi_tasks/results/<id>.django``.
+#: The note beside the outcome record: ``<spool dir>/.uwsgi_tasks/results/<id>.django``, or in the
+#: shared store when there is one.
 _NOTE: Final = "django"
 _CANCELLED: Final = "uwsgi_tasks.TaskCancelled"
 #: Results of tasks run in place (outside uWSGI) are kept in this process, the newest this many.
@@ -76,7 +77,8 @@ class SpoolerBackend(BaseTaskBackend):
     ``"default"``).
 
     What it advertises is what it does: ``supports_defer`` and ``supports_get_result`` inside uWSGI
-    (results are read from the spool directory by any process that can see it); ``supports_priority``
+    (results are read from the spool directory by any process that can see it, or from the shared
+    result store by any host); ``supports_priority``
     when the instance has ``spooler-ordered`` (uWSGI runs no prioritised task without it) or outside
     uWSGI, where tasks run at once; ``supports_async_task`` always.
     """
@@ -124,7 +126,7 @@ class SpoolerBackend(BaseTaskBackend):
             handle = sender.spool(call)
             self._keep_local(handle, call)
             return cast("TaskResult[P, R]", self._local_result(handle.id))
-        call["spool_dir"] = _spooler.directory_for(run.path, spooler, priority)
+        call["spool_dir"] = _spool_dir(spooler, priority)
         handle = sender.spool(call)
         note = {**call, "spool_file": handle.spool_file}
         _store_of(handle).put_note(handle.id, _NOTE, _codec.encode_value(note).message)
@@ -147,8 +149,11 @@ class SpoolerBackend(BaseTaskBackend):
             except DecodeError:
                 continue
             seen = _status.observe(result_id, store, note["spool_file"], 1)
+            status = seen.status
+            if status is TaskStatus.UNKNOWN and not _status.in_sight(note["spool_file"]):
+                status = TaskStatus.QUEUED  # enqueued (the note says so) on a host whose files aren't here
             worker = _worker(note["spool_dir"])
-            return _task_result(self.alias, result_id, note, seen.status, seen.attempt, seen.record, worker)
+            return _task_result(self.alias, result_id, note, status, seen.attempt, seen.record, worker)
         raise TaskResultDoesNotExist(result_id)
 
     def _stores(self) -> list[_results.ResultStore]:
@@ -258,6 +263,12 @@ def _enqueued_task(alias: str, call: Mapping[str, Any]) -> Task[..., Any]:
 
 def _now() -> float:
     return datetime.now(timezone.utc).timestamp()
+
+
+@functools.cache
+def _spool_dir(spooler: str | None, priority: int | None) -> str:
+    """The spooler directory `run` goes to (checked against this instance's configuration once)."""
+    return _spooler.directory_for(run.path, spooler, priority)
 
 
 def _store_of(handle: TaskHandle[Any]) -> _results.ResultStore:
