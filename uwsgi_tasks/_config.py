@@ -1,7 +1,8 @@
 """Process-wide settings: the secrets that sign tasks and pickles, where outcomes are kept.
 
-uWSGI reads every environment variable named ``UWSGI_<NAME>`` as the option ``--<name>``; see the README
-("Security") for what that means for ``UWSGI_TASKS_SECRET``.
+The environment variables don't start with ``UWSGI_``: uWSGI reads every ``UWSGI_<NAME>`` variable as
+the option ``--<name>``, and ``strict`` refuses unknown ones, at start and at every reload (the master
+re-executes itself with the environment uWSGI's ``env`` option added to).
 """
 
 from __future__ import annotations
@@ -14,8 +15,8 @@ from typing import Final
 
 import attrs
 
-SECRET_ENV: Final = "UWSGI_TASKS_SECRET"  # noqa: S105 -- the variable's name, not a secret
-RESULT_STORE_ENV: Final = "UWSGI_TASKS_RESULT_STORE"
+SECRET_ENV: Final = "UWSGITASKS_SECRET"  # noqa: S105 -- the variable's name, not a secret
+RESULT_STORE_ENV: Final = "UWSGITASKS_RESULT_STORE"
 
 
 class _Unset(enum.Enum):
@@ -59,7 +60,7 @@ def configure(
 
     Args:
         secret: signs every pickle the library writes and verifies what it reads. ``None`` goes back
-            to the ``UWSGI_TASKS_SECRET`` environment variable. At least 16 bytes.
+            to the ``UWSGITASKS_SECRET`` environment variable. At least 16 bytes.
         old_secrets: secrets that are still accepted when verifying, so keys can be rotated: deploy
             the new secret with the old one here, and drop it once old tasks have drained.
         result_ttl: how long outcome records are kept (seconds or a timedelta; 7 days by default).
@@ -69,7 +70,7 @@ def configure(
             mules. Off by default: such files are set aside with a note saying so.
         result_store: where outcomes (and notes, and tasks sent by reference) are kept: a Redis URL
             (``redis://host:6379/0``, needs the ``redis`` package) shared by every host whose handles
-            should see them; ``None`` goes back to the ``UWSGI_TASKS_RESULT_STORE`` environment
+            should see them; ``None`` goes back to the ``UWSGITASKS_RESULT_STORE`` environment
             variable, and without it to files beside each spool directory.
 
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module

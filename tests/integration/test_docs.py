@@ -21,6 +21,7 @@ import asyncio
 import inspect
 import os
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -31,7 +32,7 @@ import pytest
 
 from uwsgi_tasks import TaskOptionsDict, _codec, _spooler
 from uwsgi_tasks._spec import TaskSpec
-from uwsgi_tasks.testing import UwsgiServer, free_port
+from uwsgi_tasks.testing import UwsgiServer, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
@@ -138,13 +139,13 @@ from uwsgi_tasks import task
 
 @task
 def secret_here() -> str | None:
-    return os.environ.get("UWSGI_TASKS_SECRET")
+    return os.environ.get("UWSGITASKS_SECRET")
 
 
 def application(environ, start_response):
     handle = secret_here.spool()
     start_response("200 OK", [("Content-Type", "application/json")])
-    return [json.dumps({"id": handle.id, "worker": os.environ.get("UWSGI_TASKS_SECRET")}).encode()]
+    return [json.dumps({"id": handle.id, "worker": os.environ.get("UWSGITASKS_SECRET")}).encode()]
 """
 
 
@@ -153,13 +154,20 @@ def test_the_secret_fragment_works_under_strict(tmp_path: Path, uwsgi_binary: st
     the spooler (an app of the test's own reports what each process sees; tasks are signed with it)."""
     [fragment] = of("ini", "fragment secret")
     lines = [line for line in fragment.code.splitlines() if line != "[uwsgi]"]
-    secret = next(line.split("=", 2)[2] for line in lines if line.startswith("env = UWSGI_TASKS_SECRET="))
+    secret = next(line.split("=", 2)[2] for line in lines if line.startswith("env = UWSGITASKS_SECRET="))
     project = write_project(tmp_path / "project", "\n".join(lines) + "\n")
     (project / "myapp.py").write_text(PROBE)
     with UwsgiServer.from_ini(project / "uwsgi.ini", tmp_path / "base", binary=uwsgi_binary) as server:
         sent = server.get_json("/")
         assert sent["worker"] == secret
         assert server.handle(sent["id"]).result(timeout=10) == secret
+        # A graceful reload re-executes the master with the environment: strict mode must still accept it.
+        workers = set(server.group())
+        os.kill(server.pid, signal.SIGHUP)
+        wait_until(lambda: len(set(server.group()) - workers) >= 2, 30, message=server.log()[-3000:])
+        again = server.get_json("/")
+        assert again["worker"] == secret
+        assert server.handle(again["id"]).result(timeout=10) == secret
 
 
 def test_the_remote_fragment_takes_tasks_from_other_hosts(

@@ -218,3 +218,28 @@ def test_a_process_outside_uwsgi_reads_django_results_from_the_spool_directories
     assert result.status == dj.TaskResultStatus.SUCCESSFUL
     assert result.return_value["day"] == "from-a-shell"
     assert result.task.module_path == "my_project.apps.index.tasks.build_report"
+
+
+def test_the_demo_command_runs_a_real_uwsgi_and_reaps_it(uwsgi_binary: str) -> None:
+    """examples/demo/run.py, what the README's first command runs: it starts uWSGI from the demo's
+    ini, shows every handle reach its end, and stops and reaps the server."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "UT_UWSGI_BIN": uwsgi_binary}
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "demo" / "run.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("uWSGI started: master pid ")
+    master = int(lines[0].split("master pid ")[1].split(",")[0])
+    finals = [line.split()[2] for line in lines if line.startswith("  tasks:") and line.split()[2] in DONE]
+    assert sorted(finals) == ["failed", "succeeded", "succeeded", "succeeded"]
+    assert lines[-1] == "uWSGI stopped and reaped"
+    assert not os.path.exists(f"/proc/{master}")

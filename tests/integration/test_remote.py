@@ -41,9 +41,9 @@ class Hosts:
 def start_host(
     uwsgi_server: ServerFactory, name: str, redis_url: str, port: int, secret: bool
 ) -> UwsgiServer:
-    env = [("env", f"UWSGI_TASKS_RESULT_STORE={redis_url}")]
+    env = [("env", f"UWSGITASKS_RESULT_STORE={redis_url}")]
     if secret:
-        env.append(("env", f"UWSGI_TASKS_SECRET={SECRET}"))
+        env.append(("env", f"UWSGITASKS_SECRET={SECRET}"))
     return uwsgi_server(
         name,
         options=[("socket", f"127.0.0.1:{port}"), *env],
@@ -139,7 +139,7 @@ def test_a_plain_python_process_enqueues_to_b(hosts: Hosts) -> None:
 def test_the_command_line_sends_and_waits(hosts: Hosts, redis_url: str) -> None:
     """python -m uwsgi_tasks send: JSON arguments, the task id, and with --wait the result."""
     env = (
-        {**os.environ, "UWSGI_TASKS_SECRET": SECRET}
+        {**os.environ, "UWSGITASKS_SECRET": SECRET}
         if uwsgi_tasks._config.signing_keys()
         else dict(os.environ)
     )

@@ -78,11 +78,11 @@ def legacy_spool_message(name: str) -> dict[bytes, bytes]:
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory, uwsgi_binary: str) -> Any:
     """A server whose processes get the secret from the ini (uWSGI's strict mode refuses the raw
-    UWSGI_TASKS_SECRET variable, which it reads as an unknown option)."""
+    UWSGITASKS_SECRET variable, which it reads as an unknown option)."""
     from tests.integration.conftest import _factory
 
     for start in _factory(tmp_path_factory.mktemp("signed"), uwsgi_binary):
-        yield start(options=[("env", f"UWSGI_TASKS_SECRET={SECRET}")])
+        yield start(options=[("env", f"UWSGITASKS_SECRET={SECRET}")])
 
 
 def test_values_without_json_travel_as_signed_pickles(signed: UwsgiServer) -> None:

@@ -22,7 +22,7 @@ def server(base: Path, name: str, processes: int = 2) -> UwsgiServer:
     results = base / name / "results"
     results.mkdir(parents=True)
     env = {"UT_RESULTS": str(results)}
-    options = [("env", f"UWSGI_TASKS_SECRET={scenarios.SECRET}")]
+    options = [("env", f"UWSGITASKS_SECRET={scenarios.SECRET}")]
     return UwsgiServer(
         base / name, wsgi_file=APP, pythonpath=[ROOT], env=env, processes=processes, mules=0, options=options
     )
@@ -46,6 +46,8 @@ def run(base: Path) -> list[scenarios.Figures]:
         out.append(scenarios.concurrent_spools(s, 4, 2500))
     with server(base, "restart") as s:
         out.append(scenarios.restart_with_queued_tasks(s, 1000, base / "flags" / "restart"))
+    with server(base, "reload") as s:
+        out.append(scenarios.reload_with_queued_tasks(s, 1000, base / "flags" / "reload"))
     with server(base, "hostile") as s:
         out.append(scenarios.hostile_spool_files(s, 10_000, base / "markers"))
     (base / "store").mkdir()

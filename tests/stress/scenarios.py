@@ -108,6 +108,32 @@ def restart_with_queued_tasks(server: UwsgiServer, queued: int, flag: Path) -> F
     return {"tasks queued when the server was killed and restarted": queued, "executed": len(keys)}
 
 
+def reload_with_queued_tasks(server: UwsgiServer, queued: int, flag: Path) -> Figures:
+    """Queue tasks behind a blocked spooler, reload uWSGI gracefully (master fifo "r"): all run once."""
+    _call(server, "block", "reload-blocker", str(flag))
+    wait_until(lambda: _lines(server, "reload-blocker"), 10)
+    server.get_json(f"/bulk?n={queued}&prefix=reload", timeout=120)
+    before = _spooler_pid(server)
+    with open(server.fifo, "wb") as fifo:
+        fifo.write(b"r")
+    wait_until(lambda: _answers_with_a_new_spooler(server, before), 60, interval=0.1)
+    flag.touch()
+    wait_until(lambda: len(_lines(server, "tally")) >= queued, 120, interval=0.1)
+    keys = [line["key"] for line in _lines(server, "tally")]
+    return {
+        "tasks queued when uWSGI was reloaded": queued,
+        "executed": len(set(keys)),
+        "duplicates": len(keys) - len(set(keys)),
+    }
+
+
+def _answers_with_a_new_spooler(server: UwsgiServer, before: int) -> bool:
+    try:
+        return _spooler_pid(server) not in (before, 0)
+    except (OSError, IndexError, ValueError):
+        return False  # reloading: no worker answers yet, or no spooler is up yet
+
+
 class _Trap:
     def __init__(self, marker: str) -> None:
         self.marker = marker
@@ -184,7 +210,14 @@ def hostile_spool_files(server: UwsgiServer, count: int, markers: Path, seed: in
     wait_until(lambda: not any((spool / n).exists() for n in names), 300, interval=0.1)
     aside = spool / ".uwsgi_tasks" / "set_aside"
     set_aside = [n for n in names if (aside / n).exists() and (aside / f"{n}.reason.json").exists()]
+    # Every kind but random and truncated bytes is a well-formed uwsgi packet: uWSGI hands each to Python.
+    well_formed = [
+        n
+        for n in names
+        if not n.startswith(("uwsgi_spoolfile_on_hostile_random", "uwsgi_spoolfile_on_hostile_truncated"))
+    ]
     return {
+        "well-formed files not set aside": len(set(well_formed) - set(set_aside)),
         "hostile files": count,
         "set aside with a reason": len(set_aside),
         "dropped by uWSGI's own packet parser before Python": len(names) - len(set_aside),

@@ -174,8 +174,11 @@ def test_the_cli_never_raises_on_arbitrary_files(
         (directory / f"uwsgi_spoolfile_on_w_{i}").write_bytes(_codec.pack_spool_file(corrupted))
     assert run("list", str(directory))[0] == 0
     assert run("list", str(directory), "--json")[0] == 0
-    for task_id in ("b" * 32, "a" * 31 + "0"):
-        assert run("show", str(directory), task_id)[0] in (0, 1)
+    for task_id in ("b" * 32, "a" * 31 + "0", "9" * 32):
+        for command in ("show", "cancel", "requeue"):
+            assert run(command, str(directory), task_id)[0] in (0, 1)
+    assert run("purge", str(directory), "--failed", "--older-than", "1h")[0] == 0
+    assert run("purge", str(directory), "--failed")[0] == 0
 
 
 def test_send_writes_a_task_into_a_spool_directory(spool_dir: Path) -> None:

@@ -77,7 +77,7 @@ def test_attrs_and_dataclass_arguments_go_as_json_through_cattrs() -> None:
 
 def test_pickle_fallback_needs_a_secret() -> None:
     """Without a secret, a value JSON can't carry is refused with a message naming it and the fix."""
-    with pytest.raises(EncodeError, match=r"args\[1\].*Opaque.*UWSGI_TASKS_SECRET"):
+    with pytest.raises(EncodeError, match=r"args\[1\].*Opaque.*UWSGITASKS_SECRET"):
         _codec.encode_spool(TaskSpec("m:f", "a" * 32, 0.0, args=(1, Opaque(1))))
 
 

@@ -198,3 +198,28 @@ def test_signals_not_registered_refuse_to_start() -> None:
         patch.setattr(_uwsgi, "RUNNING", True)
         with pytest.raises(ConfigurationError, match="not registered in the master"):
             lazy.start()
+
+
+def test_cron_and_timer_fields_reach_uwsgi_in_its_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What start() hands to uwsgi.add_cron and add_timer/add_rb_timer: every field, in uWSGI's
+    argument order, negative "every N" values untouched, add_setup changes included."""
+    from uwsgi_tasks import _uwsgi
+    from uwsgi_tasks._periodic import CronTask, TimerTask
+
+    added: list[tuple[object, ...]] = []
+    monkeypatch.setattr(_uwsgi, "add_cron", lambda *args: added.append(("cron", *args)))
+    monkeypatch.setattr(_uwsgi, "add_timer", lambda *args: added.append(("timer", *args)))
+    nightly = CronTask(lambda signum: None, minute=-5, hour=3, dayweek=1, lazy=True)
+    nightly._add(7)
+    nightly.add_setup(minute=30, day=-2, month=12)
+    nightly._add(8)
+    three = TimerTask(lambda signum: None, seconds=2, iterations=3, lazy=True)
+    three._add(9)
+    plain = TimerTask(lambda signum: None, seconds=timedelta(minutes=1), lazy=True)
+    plain._add(10)
+    assert added == [
+        ("cron", 7, -5, 3, -1, -1, 1),
+        ("cron", 8, 30, 3, -2, 12, 1),
+        ("timer", 9, 2, 3),
+        ("timer", 10, 60, None),
+    ]
