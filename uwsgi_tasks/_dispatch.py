@@ -39,6 +39,11 @@ class InPlaceMode(Protocol):
 forced: InPlaceMode | None = None
 
 
+def new_task_id() -> str:
+    """A random 128-bit id, as 32 hex digits (like uuid4, without the object)."""
+    return os.urandom(16).hex()
+
+
 def new_spec(
     task: Task[Any, Any],
     args: tuple[Any, ...],
@@ -48,7 +53,7 @@ def new_spec(
     config = task.config
     return TaskSpec(
         function=task.path,
-        task_id=os.urandom(16).hex(),
+        task_id=new_task_id(),
         enqueued_at=time.time(),
         args=args,
         kwargs=kwargs,
@@ -121,25 +126,28 @@ def send(
     kwargs: Mapping[str, Any],
     buffer: Mapping[Any, Any] | None = None,
 ) -> TaskHandle[R]:
-    executor = choose(requested, task)
-    if executor is TaskExecutor.RUNTIME:
-        return _in_place(new_spec(task, args, kwargs, buffer), requested)
-    if buffer:  # a re-dispatch carrying a buffer: rare enough for the general path
-        spec = new_spec(task, args, kwargs, buffer)
-        if executor is TaskExecutor.MULE:
-            return _mule.send(attrs.evolve(spec, mule=task.config.mule))
-        target = task.config.spooler
-        if isinstance(target, Remote | SpoolDirectory):
-            return _external.send(target, _codec.outgoing(spec))
-        return _spooler.send(spec)
+    route = task._routes.get(requested) if forced is None and not buffer else None
+    if route is None:
+        executor = choose(requested, task)
+        if executor is TaskExecutor.RUNTIME:
+            return _in_place(new_spec(task, args, kwargs, buffer), requested)
+        if buffer:  # a re-dispatch carrying a buffer: rare enough for the general path
+            spec = new_spec(task, args, kwargs, buffer)
+            if executor is TaskExecutor.MULE:
+                return _mule.send(attrs.evolve(spec, mule=task.config.mule))
+            target = task.config.spooler
+            if isinstance(target, Remote | SpoolDirectory):
+                return _external.send(target, _codec.outgoing(spec))
+            return _spooler.send(spec)
+        route = task._routes[requested] = _route(task, executor)
     # The hot path: the task's fixed fields were encoded once (see _codec.Template).
-    template, where, remote = _template(task, executor)
+    template, where, remote = route
     config = task.config
     working_dir = config.working_dir
     if working_dir is CALLER_CWD:  # the caller's directory means nothing on another host
         working_dir = None if remote else os.getcwd()
     out = template.outgoing(
-        os.urandom(16).hex(),  # a random 128-bit id, like uuid4 without the object
+        os.urandom(16).hex(),  # new_task_id(), without the call
         time.time(),
         working_dir,
         None if config.at is None else unix_time(config.at),
@@ -153,34 +161,35 @@ def send(
     return _external.send(where, out)
 
 
-def _template(
-    task: Task[Any, Any], executor: TaskExecutor
-) -> tuple[_codec.Template, str | Remote | SpoolDirectory | None, bool]:
-    """The task's encoded fixed fields for *executor*; where it goes (this instance's spooler
-    directory, a spooler beyond it, or None: a mule); and whether that is another host."""
-    cached = task._templates.get(executor)
-    if cached is None:
-        config = task.config
-        where: str | Remote | SpoolDirectory | None = None
-        if executor is TaskExecutor.SPOOLER:
-            target = config.spooler
-            if isinstance(target, Remote | SpoolDirectory):
-                where = target
-            else:
-                where = _spooler.directory_for(task.path, target, config.priority)
-        prototype = TaskSpec(
-            function=task.path,
-            task_id="",
-            enqueued_at=0.0,
-            priority=config.priority if where else None,
-            spooler=spooler_dir(where) if config.spooler is not None else None,
-            mule=None if where else config.mule,
-            retry=config.retry,
-            spooler_return=config.spooler_return,
-            store_result=config.store_result,
-        )
-        cached = task._templates[executor] = (_codec.Template(prototype), where, isinstance(where, Remote))
-    return cached
+#: How a task is sent with an executor: its encoded fixed fields, where it goes (this instance's
+#: spooler directory, a spooler beyond it, or None: a mule), and whether that is another host.
+Route = tuple[_codec.Template, str | Remote | SpoolDirectory | None, bool]
+
+
+def _route(task: Task[Any, Any], executor: TaskExecutor) -> Route:
+    """How *task* is sent to *executor*. Made once per task and requested executor: `choose`'s answer
+    can't change while the process lives (uWSGI's configuration is fixed), except under `forced`,
+    which bypasses routes."""
+    config = task.config
+    where: str | Remote | SpoolDirectory | None = None
+    if executor is TaskExecutor.SPOOLER:
+        target = config.spooler
+        if isinstance(target, Remote | SpoolDirectory):
+            where = target
+        else:
+            where = _spooler.directory_for(task.path, target, config.priority)
+    prototype = TaskSpec(
+        function=task.path,
+        task_id="",
+        enqueued_at=0.0,
+        priority=config.priority if where else None,
+        spooler=spooler_dir(where) if config.spooler is not None else None,
+        mule=None if where else config.mule,
+        retry=config.retry,
+        spooler_return=config.spooler_return,
+        store_result=config.store_result,
+    )
+    return _codec.Template(prototype), where, isinstance(where, Remote)
 
 
 def _round_trip(spec: TaskSpec, requested: TaskExecutor) -> tuple[TaskSpec, tuple[str, ...]]:

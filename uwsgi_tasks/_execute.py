@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 logger = logging.getLogger("uwsgi_tasks")
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made for every run: see TaskSpec for why not slots
 class Ran:
     """What one attempt came to.
 
@@ -40,17 +40,20 @@ class Ran:
     task_missing: bool = False
 
 
-def _enter(path: str | None, task_id: str) -> str | None:
-    """Go into *path*; the directory to come back to, if we moved. A missing one is only a warning."""
+def _enter(path: str | None, task_id: str, *, remember: bool) -> str | None:
+    """Go into *path*; the directory to come back to if we moved and *remember* is set. A missing
+    one is only a warning."""
     if path is None:
         return None
-    before = os.getcwd()
+    before = os.getcwd() if remember else None
     if path == before:
         return None
     try:
         os.chdir(path)
     except OSError as e:
-        logger.warning("task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, before)
+        logger.warning(
+            "task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, os.getcwd()
+        )
         return None
     return before
 
@@ -128,11 +131,11 @@ def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
         return Ran(outcome, error=e, task_missing=True)
     current = CurrentTask(spec, task)
     token = _context.enter(current)
-    before = _enter(spec.working_dir, spec.task_id)
+    before = _enter(spec.working_dir, spec.task_id, remember=come_back)
     try:
         return _call(spec, task, current, started)
     finally:
-        if before is not None and come_back:
+        if before is not None:
             os.chdir(before)
         _context.leave(token)
 

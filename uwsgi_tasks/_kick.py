@@ -17,11 +17,11 @@ spool kicks every spooler.
 
 Some spools run no Python at all on this host: a packet from another host (modifier1 17, see
 `_targets`) is spooled by uWSGI's C code in a worker, and a producer outside uWSGI writes files
-directly. So the spooler also looks itself: it notes the spool directories' mtimes (and, with
-``spooler-ordered``, their priority directories') when a task starts, and if they changed by the time
-it ends, a file arrived meanwhile and it wakes itself. (A spool landing between uWSGI marking the
-spooler busy and our first look is still missed, as is one within the filesystem's mtime resolution
-of it; it waits for the next arrival or for ``--spooler-frequency``.)
+directly. uWSGI doesn't wake a busy spooler for those either, and nobody can tell when uWSGI marks
+its spooler busy. So every spooler process runs a small thread that waits for a busy spell (tasks
+one after another) to end, then wakes its own spooler once: whatever arrived during the spell, or
+in the moments around it that no code of ours sees, is found by the rescan that follows. The
+price is one extra directory scan per busy spell; a task only counts itself.
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ import mmap
 import os
 import signal
 import struct
+import threading
 import time
 from typing import Final
 
@@ -46,16 +47,11 @@ _SLOT: Final = struct.Struct("=IB3xQ")  # tasks started, running flag, monotonic
 _RECENT_NS: Final = 2_000_000
 
 _board: mmap.mmap | None = None
-_my_slot: tuple[int, int] | None = None  # (pid, slot) of this spooler process
+_UNKNOWN: Final = -2
+_my_slot = _UNKNOWN  # this spooler's place on the board, once known (see _slot)
 _kicked: dict[int, tuple[int, int]] = {}  # slot -> its (counter, running) when this process kicked it
-
-# The directories whose mtimes show an arrival: the spool directories and their priority directories,
-# listed again at most this often (listing a long queue is not free; a new priority directory changes
-# its parent's mtime, so an arrival there is noticed anyway).
-_RELIST: Final = 5.0
-_watched: list[str] = []
-_listed_at = -_RELIST
-_stamp: tuple[int, ...] = ()
+# The board slots of this instance's spoolers, once known (a respawn keeps their number).
+_slots_read: range = range(0)
 
 
 def create_board() -> None:
@@ -65,69 +61,125 @@ def create_board() -> None:
         _board = mmap.mmap(-1, _SLOTS * _SLOT.size)
 
 
-def _slot() -> int | None:
-    """This spooler's place on the board (spoolers are forked from the master, which never has one)."""
+def _slot() -> int:
+    """This spooler's place on the board, or -1 (spoolers are forked from the master, which never
+    has one)."""
     global _my_slot
-    if _my_slot is None:
-        pid = os.getpid()
+    if _my_slot == _UNKNOWN:
         pids = _uwsgi.spooler_pids()
-        _my_slot = (pid, pids.index(pid) if pid in pids else -1)
-    return _my_slot[1] if 0 <= _my_slot[1] < _SLOTS else None
+        slot = pids.index(os.getpid()) if os.getpid() in pids else -1
+        _my_slot = slot if slot < _SLOTS else -1
+    return _my_slot
 
 
-def _mtimes() -> tuple[int, ...]:
-    global _watched, _listed_at
-    now = time.monotonic()
-    if now - _listed_at >= _RELIST:
-        _listed_at = now
-        _watched = []
-        ordered = _uwsgi.flag("spooler-ordered")  # without it uWSGI never looks in priority directories
-        for directory in _uwsgi.spooler_dirs():
-            _watched.append(directory)
-            if ordered:
-                with contextlib.suppress(OSError), os.scandir(directory) as entries:
-                    _watched += [
-                        e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)
-                    ]
-    stamps = []
-    for path in _watched:
-        try:
-            stamps.append(os.stat(path).st_mtime_ns)
-        except OSError:
-            stamps.append(0)
-    return tuple(stamps)
+# A slot's fields, written one at a time by its spooler (two per task each way: these run per task).
+_STARTED: Final = struct.Struct("=I")
+_RUNNING_AT: Final = 4
+_FINISHED: Final = struct.Struct("=Q")
+_FINISHED_AT: Final = 8
+
+# This spooler process's own state, for its spell thread.
+_started = 0  # tasks started
+_done = 0  # tasks that left their file (ran, or were set aside)
+_running = False
+_spell: threading.Event | None = None  # set when a task starts; the thread clears it
+# A busy spell has ended once no task ran for this long; the longer it lasts, the less often the
+# thread looks, down to this (the wake-up comes at most that late).
+_QUIET: Final = 0.001
+_PATIENT: Final = 0.05
 
 
 def task_started() -> None:
     """Called by the spooler before it runs a task."""
-    global _stamp
-    _stamp = _mtimes()
-    slot = _slot()
-    if _board is not None and slot is not None:
-        started, _, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
-        _SLOT.pack_into(_board, slot * _SLOT.size, (started + 1) & 0xFFFFFFFF, 1, finished)
+    global _started, _running
+    _started += 1
+    _running = True
+    if _spell is None:
+        start()
+    if _spell is not None and not _spell.is_set():
+        _spell.set()
+    if _board is not None and (slot := _slot()) >= 0:
+        at = slot * _SLOT.size
+        _STARTED.pack_into(_board, at, (_STARTED.unpack_from(_board, at)[0] + 1) & 0xFFFFFFFF)
+        _board[at + _RUNNING_AT] = 1
 
 
-def task_finished() -> None:
-    """Called by the spooler after it ran a task."""
-    slot = _slot()
-    if _board is not None and slot is not None:
-        started, _, _ = _SLOT.unpack_from(_board, slot * _SLOT.size)
-        _SLOT.pack_into(_board, slot * _SLOT.size, started, 0, time.monotonic_ns())
-    if _mtimes() != _stamp:  # something arrived while we ran: uWSGI didn't wake us, busy as we were
-        os.kill(os.getpid(), signal.SIGUSR1)
+def task_finished(*, kept: bool) -> None:
+    """Called by the spooler after it ran a task; *kept*: its file stays for uWSGI to run again."""
+    global _running, _done
+    _running = False
+    if not kept:
+        _done += 1
+    if _board is not None and (slot := _slot()) >= 0:
+        at = slot * _SLOT.size
+        _FINISHED.pack_into(_board, at + _FINISHED_AT, time.monotonic_ns())
+        _board[at + _RUNNING_AT] = 0
+
+
+def start() -> None:
+    """Start this spooler process's spell thread, at its first task (spoolers are forked from the
+    master, which never starts one: each spooler has its own)."""
+    global _spell
+    if _spell is not None or not _uwsgi.i_am_the_spooler():
+        return
+    _spell = threading.Event()
+    threading.Thread(target=_after_spells, args=(_spell,), name="uwsgi_tasks-kick", daemon=True).start()
+
+
+def _after_spells(spell: threading.Event) -> None:
+    """Wake this spooler once after each busy spell ends.
+
+    Not after a spell whose every file was left for uWSGI to run again (a task returning SPOOL_RETRY,
+    a shared store that is down): rescanning at once would run them again in a loop, where uWSGI
+    means to wait for its next scan.
+    """
+    pid = os.getpid()
+    woken_after = 0  # _done when this thread last woke the spooler
+    while True:
+        spell.wait()
+        spell.clear()  # a task starting from now on sets it again, and its spell gets a wake-up too
+        try:
+            seen, pause = -1, _QUIET
+            while _running or _started != seen:
+                seen = _started
+                time.sleep(pause)
+                pause = min(pause * 2, _PATIENT)
+            done = _done
+            if done != woken_after:
+                woken_after = done
+                os.kill(pid, signal.SIGUSR1)
+        except Exception:  # never let the thread die: arrivals would wait for spooler-frequency
+            logger.exception("uwsgi_tasks: can't wake the spooler after a busy spell")
 
 
 def after_spool() -> None:
     """Called after every spool: kick the spoolers that are busy and not kicked yet."""
-    for slot, pid in enumerate(_uwsgi.spooler_pids()):
+    global _slots_read
+    if _board is None:
+        _kick(_uwsgi.spooler_pids())
+        return
+    if not _slots_read:
+        _slots_read = range(min(len(_uwsgi.spooler_pids()), _SLOTS))
+    busy: list[int] = []
+    for slot in _slots_read:  # the board first: the pids only when one is busy
+        started, running, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
+        busy_now = running or time.monotonic_ns() - finished < _RECENT_NS
+        if busy_now and _kicked.get(slot) != (started, running):
+            _kicked[slot] = (started, running)
+            busy.append(slot)
+    if busy or _unboarded():
+        pids = _uwsgi.spooler_pids()
+        _kick([pids[slot] for slot in busy] + pids[_SLOTS:])
+
+
+def _unboarded() -> bool:
+    """Whether this instance has spoolers beyond the board's slots (they are kicked every time)."""
+    return len(_slots_read) == _SLOTS and len(_uwsgi.spooler_pids()) > _SLOTS
+
+
+def _kick(pids: list[int]) -> None:
+    for pid in pids:
         if pid <= 0:  # an external spooler (pid 0): not ours to signal, and kill(0) hits the group
             continue
-        if _board is not None and slot < _SLOTS:
-            started, running, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
-            busy = running or time.monotonic_ns() - finished < _RECENT_NS
-            if not busy or _kicked.get(slot) == (started, running):
-                continue
-            _kicked[slot] = (started, running)
         with contextlib.suppress(ProcessLookupError):  # respawning: a new spooler scans at start
             os.kill(pid, signal.SIGUSR1)

@@ -55,7 +55,7 @@ class ErrorInfo:
         return TaskFailed(self.type_path, self.message, self.traceback)
 
 
-@attrs.frozen
+@attrs.frozen(slots=False)  # made for every run: see TaskSpec for why not slots
 class Outcome:
     """The recorded end of a task (or of its last attempt, for RETRYING).
 

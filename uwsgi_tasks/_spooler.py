@@ -85,10 +85,10 @@ def locate(env: SpoolerEnv) -> str:
     ``--spooler-chdir`` moved it; then the spool directories are searched.
     """
     name = os.fsdecode(env.get("spooler_task_name", b""))
+    if not _uwsgi.option("spooler-chdir") and name[:1] != "/":
+        return f"{os.getcwd()}/{name}"  # the spooler runs tasks from the file's own directory
     if os.path.isabs(name):
         return name
-    if not _uwsgi.option("spooler-chdir"):
-        return f"{os.getcwd()}/{name}"  # the spooler runs tasks from the file's own directory
     if os.path.exists(name):
         return os.path.abspath(name)
     for directory in _uwsgi.spooler_dirs():
@@ -174,10 +174,14 @@ def run_spooled(env: SpoolerEnv) -> int:
     # uWSGI counts this spooler as busy until we return (it doesn't wake a busy spooler): say so on
     # the board from the first to the last moment, so producers kick it instead.
     _kick.task_started()
+    path, code = None, _uwsgi.SPOOL_RETRY
     try:
-        return _run(locate(env), env)
+        path = locate(env)
+        code = _run(path, env)
+        return code
     finally:
-        _kick.task_finished()
+        kept = code != _uwsgi.SPOOL_OK and (path is None or os.path.exists(path))
+        _kick.task_finished(kept=kept)
 
 
 def _run(path: str, env: SpoolerEnv) -> int:

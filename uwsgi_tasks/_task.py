@@ -30,8 +30,8 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.config = config
         self.path = f"{fn.__module__}:{fn.__qualname__}"
-        # Per executor, the encoded fixed part of its spec and its spooler directory (see _dispatch).
-        self._templates: dict[TaskExecutor, Any] = {}
+        # Per requested executor, how the task is sent (see _dispatch.Route).
+        self._routes: dict[TaskExecutor, Any] = {}
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 

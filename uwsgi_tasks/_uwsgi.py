@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 from collections.abc import Callable, Mapping
 from typing import Final
 
@@ -80,9 +81,14 @@ def spooler_pids() -> list[int]:
     return uwsgi.spooler_pids()
 
 
+_FS_ENCODING: Final = sys.getfilesystemencoding()
+_FS_ERRORS: Final = sys.getfilesystemencodeerrors()
+
+
 def spool(message: Mapping[bytes, bytes]) -> str:
     """Write a spool file; returns its absolute path. uWSGI raises ValueError when it refuses."""
-    return os.fsdecode(uwsgi.spool(message))
+    path: bytes = uwsgi.spool(message)
+    return path.decode(_FS_ENCODING, _FS_ERRORS)  # os.fsdecode, without its checks: bytes, always
 
 
 def i_am_the_spooler() -> bool:

@@ -108,6 +108,19 @@ def test_retries_on_b_are_seen_from_a(hosts: Hosts, tmp_path: Path) -> None:
     assert handle.attempt == 2
 
 
+def test_a_task_arriving_while_b_is_busy_starts_when_b_is_free(hosts: Hosts, tmp_path: Path) -> None:
+    """uWSGI doesn't wake a busy spooler for a packet: B wakes itself when its busy spell ends, rather
+    than at its next scan (30 s later at this spooler-frequency)."""
+    flag = tmp_path / "go"
+    busy = remote_tasks.wait_for.options(spooler=hosts.b_url).spool(str(flag))
+    wait_until(lambda: busy.status is TaskStatus.RUNNING, 10)
+    arrived = remote_tasks.where.options(spooler=hosts.b_url).spool("while busy")
+    assert arrived.status is TaskStatus.QUEUED
+    flag.touch()
+    busy.result(timeout=10)
+    assert arrived.result(timeout=10)["instance"] == "B"
+
+
 def test_refusals_raise_spool_error_at_the_call(hosts: Hosts) -> None:
     """An unknown spooler directory on B, or B not there: SpoolError at the call, nothing recorded."""
     unknown = send_from_a(hosts, "where", "x", target=f"{hosts.b_url}/no/such/spool")

@@ -158,3 +158,18 @@ def test_spooler_return_hands_the_return_code_to_uwsgi(shared_server: UwsgiServe
     wait_until(lambda: not os.path.exists(done["spool_file"]) and not os.path.exists(odd["spool_file"]), 5)
     assert len(records(shared_server, "code-none")) == 1
     assert "returned 'NoneType', not an int: treated as SPOOL_OK" in shared_server.log()
+
+
+def test_a_file_kept_for_uwsgi_to_retry_is_not_rerun_in_a_loop(uwsgi_server: ServerFactory) -> None:
+    """spooler_return=True and SPOOL_RETRY: uWSGI runs the file again at its next scan. The wake-up a
+    spooler gives itself after a busy spell must not turn that into a loop."""
+    server = uwsgi_server(mules=0)  # uWSGI's default spooler-frequency: 30 s
+    kept = call(server, "returns_code", "kept", -1)
+    wait_records(server, "kept")
+    call(server, "note", "after")  # a spell that ran a task: it wakes the spooler, "kept" runs again
+    wait_records(server, "after")
+    time.sleep(0.2)  # the wake-ups that follow a spell come within milliseconds
+    settled = len(records(server, "kept"))
+    time.sleep(0.5)  # asserting that nothing more happens: a loop would run it hundreds of times here
+    assert len(records(server, "kept")) == settled
+    assert os.path.exists(kept["spool_file"])

@@ -20,7 +20,7 @@ import uwsgi_tasks
 from tests import strategies
 from tests.strategies import Opaque, Point, same
 from uwsgi_tasks import DecodeError, EncodeError, _codec
-from uwsgi_tasks._codec import PACKET_LIMIT, _signing, _values
+from uwsgi_tasks._codec import PACKET_LIMIT, _envelope, _signing, _values
 from uwsgi_tasks._spec import TaskSpec
 
 
@@ -156,12 +156,25 @@ def test_payloads_up_to_a_mebibyte_round_trip_within_the_packet_limit(size: int,
     assert _codec.decode_spool(as_received(message)).args == (payload,)
 
 
-def test_the_body_is_used_exactly_when_the_packet_would_overflow() -> None:
+@pytest.mark.parametrize(
+    "fixed",
+    [
+        {},
+        {"at": 1900000000, "priority": 12345},
+        {"spooler": "/srv/" + "s" * 4000},  # a long spooler path: the shortcut for small tasks can't apply
+    ],
+    ids=["no keys", "at and priority", "long spooler path"],
+)
+def test_the_body_is_used_exactly_when_the_packet_would_overflow(fixed: dict[str, Any]) -> None:
     """The spec stays in the packet up to the limit and moves to the body one byte past it."""
-    overhead = len(_codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("",))).message[b"task"])
-    fits = PACKET_LIMIT - _codec.packet_size({b"uwsgi_tasks": b"1"}) - 4 - len(b"task") - overhead
-    small = _codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("x" * fits,))).message
-    large = _codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=("x" * (fits + 1),))).message
+
+    def encoded(text: str) -> dict[bytes, bytes]:
+        return _codec.encode_spool(TaskSpec("m:f", "c" * 32, 1.0, args=(text,), **fixed)).message
+
+    empty = encoded("")
+    keys = {k: v for k, v in empty.items() if k != b"task"}
+    fits = PACKET_LIMIT - _codec.packet_size(keys) - 4 - len(b"task") - len(empty[b"task"])
+    small, large = encoded("x" * fits), encoded("x" * (fits + 1))
     assert b"task" in small and b"body" not in small
     assert _codec.packet_size(small) == PACKET_LIMIT
     assert b"task" not in large and b"body" in large
@@ -317,3 +330,84 @@ def test_a_template_encodes_what_the_spec_would(secret: str, spec: TaskSpec) -> 
     assert _codec.decode_spool(as_received(_codec.spool_message(out))) == expected
     assert _codec.decode_mule(_codec.mule_message(out)) == expected
     assert out.pickled == _codec.outgoing(expected).pickled
+
+
+# Plain scalars and small bytes: the arguments the send-time fast path writes as one text.
+plain_scalars = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    strategies.texts,
+    st.binary(max_size=5000),  # across the size where bytes leave the text path
+)
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(spec=strategies.specs(args=plain_scalars))
+def test_a_template_keeps_plain_scalar_arguments_exactly(secret: str, spec: TaskSpec) -> None:
+    """Plain scalar arguments (the common case, written by the fast path) come back equal and of the
+    same type: True stays a bool, 1.0 a float, bytes bytes."""
+    prototype = attrs.evolve(
+        spec, task_id="", enqueued_at=0.0, working_dir=None, at=None, args=(), kwargs={}, attempt=1, buffer={}
+    )
+    out = _codec.Template(prototype).outgoing(
+        spec.task_id, spec.enqueued_at, spec.working_dir, spec.at, spec.args, spec.kwargs
+    )
+    received = _codec.decode_spool(as_received(_codec.spool_message(out)))
+    assert same(received.args, spec.args)
+    assert same(dict(received.kwargs), dict(spec.kwargs))
+    assert attrs.evolve(received, args=(), kwargs={}) == attrs.evolve(
+        spec, args=(), kwargs={}, attempt=1, buffer={}
+    )
+
+
+@given(
+    tree=json_trees,
+    before=st.sampled_from(["", " ", "\n\t "]),
+    after=st.sampled_from(["", " ", "\n", "x", ",1", "}", " 1"]),
+)
+def test_json_is_read_exactly_as_json_loads_reads_it(tree: Any, before: str, after: str) -> None:
+    """The direct scanner that reads tasks accepts and refuses what json.loads does."""
+    text = before + json.dumps(tree) + after
+    try:
+        expected = json.loads(text)
+    except ValueError:
+        with pytest.raises(DecodeError, match="not valid JSON"):
+            _envelope.json_tree(text.encode(), "the task")
+    else:
+        assert same(_envelope.json_tree(text.encode(), "the task"), expected)
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("function", 5),
+        ("task_id", None),
+        ("enqueued_at", "1.0"),
+        ("attempt", "3"),
+        ("attempt", True),
+        ("attempt", 2.0),
+        ("at", 1.5),
+        ("priority", "1"),
+        ("mule", 1.5),
+        ("working_dir", 3),
+        ("store_result", 1),
+        ("spooler_return", "yes"),
+        ("surprise", 1),
+    ],
+)
+def test_spec_fields_of_the_wrong_json_type_are_refused(field: str, value: Any) -> None:
+    """A field of the wrong JSON type is refused, not converted ("3" is not an attempt number)."""
+    tree = json.loads(_codec.encode_spool(TaskSpec("m:f", "e" * 32, 1.0)).message[b"task"])
+    tree[field] = value
+    with pytest.raises(DecodeError, match="not a valid task"):
+        _codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(tree).encode()})
+
+
+def test_whole_seconds_are_an_enqueue_time() -> None:
+    """A producer writing enqueued_at as an integer still gives a float."""
+    tree = json.loads(_codec.encode_spool(TaskSpec("m:f", "e" * 32, 1.0)).message[b"task"])
+    tree["enqueued_at"] = 1700000000
+    spec = _codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(tree).encode()})
+    assert type(spec.enqueued_at) is float and spec.enqueued_at == 1700000000.0

@@ -195,3 +195,27 @@ def test_a_silent_task_on_another_host_is_not_guessed_succeeded(tmp_path: Path) 
     assert observe("a" * 32, MemoryResultStore(), str(here), 1, silent=True).status is TaskStatus.SUCCEEDED
     elsewhere = "/on/another/host/uwsgi_spoolfile_on_x"
     assert observe("a" * 32, _Shared(), elsewhere, 1, silent=True).status is TaskStatus.UNKNOWN
+
+
+@pytest.mark.parametrize("store_result", [True, False])
+def test_a_sent_handle_is_the_handle_its_constructor_makes(tmp_path: Path, store_result: bool) -> None:
+    """Handles made on the send path (slots set directly, for speed) equal those __init__ makes."""
+    from uwsgi_tasks import TaskExecutor, TaskHandle
+    from uwsgi_tasks._spec import TaskSpec
+
+    out = _codec.outgoing(TaskSpec("m:f", "a" * 32, 1.0, attempt=3, store_result=store_result))
+    store = FileResultStore(str(tmp_path))
+    sent = TaskHandle._sent(out, TaskExecutor.MULE, store, "/spool/file")
+    made: TaskHandle[Any] = TaskHandle(
+        out.task_id,
+        function=out.function,
+        executor=TaskExecutor.MULE,
+        spool_file="/spool/file",
+        attempt=3,
+        pickled=out.pickled,
+        store=store,
+        silent=not store_result,
+    )
+    assert {name: getattr(sent, name) for name in TaskHandle.__slots__} == {
+        name: getattr(made, name) for name in TaskHandle.__slots__
+    }

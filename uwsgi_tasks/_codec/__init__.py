@@ -35,6 +35,8 @@ MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
 
 #: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
 PACKET_LIMIT: Final = 0xFFFF
+# A task this small fits in a packet with the other keys but a spooler path (the others take < 200 bytes).
+_SURELY_FITS: Final = PACKET_LIMIT - 1024
 
 
 M = TypeVar("M", dict[bytes, bytes], bytes)
@@ -117,22 +119,24 @@ def spool_message(out: Outgoing, *, with_at: bool = True) -> dict[bytes, bytes]:
     *with_at* False leaves uWSGI's ``at`` out (the spec keeps it): for another host's spooler, which
     re-spools an early task itself so that it starts on time.
     """
-    message = {VERSION_KEY: VERSION}
     signature = _signing.sign_task(out.data)
-    if signature is not None:
-        message[SIGNATURE_KEY] = signature
+    message = (
+        {VERSION_KEY: VERSION} if signature is None else {VERSION_KEY: VERSION, SIGNATURE_KEY: signature}
+    )
     if out.at is not None and with_at:
         message[b"at"] = b"%d" % out.at
     if out.priority is not None:
         message[b"priority"] = b"%d" % out.priority
     if out.spooler is not None:
         message[b"spooler"] = os.fsencode(out.spooler)
+    data = out.data
     # A u16 length before every key and value: the packet uWSGI will build, without building it.
-    size = sum(4 + len(k) + len(v) for k, v in message.items()) + 4 + len(SPEC_KEY) + len(out.data)
-    if size <= PACKET_LIMIT:
-        message[SPEC_KEY] = out.data
+    if (len(data) < _SURELY_FITS and out.spooler is None) or (
+        packet_size(message) + 4 + len(SPEC_KEY) + len(data) <= PACKET_LIMIT
+    ):
+        message[SPEC_KEY] = data
     else:
-        message[b"body"] = out.data
+        message[b"body"] = data
     return message
 
 

@@ -14,8 +14,9 @@ from cattrs.strategies import configure_union_passthrough
 
 from .._exceptions import DecodeError, EncodeError
 from .._outcome import ErrorInfo, Outcome, TaskStatus
+from .._retry import RetryPolicy
 from .._spec import TaskSpec
-from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar
+from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar, quote, scalar_text
 
 # User values: encoded by `_values`, never by cattrs.
 _VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
@@ -108,9 +109,20 @@ def _json_bytes(tree: JSON) -> bytes:
     return _to_json(tree).encode("utf-8", "surrogatepass")
 
 
+# The C scanner json.loads ends in, called directly: json.loads's Python layers (type checks, two
+# whitespace regexes) cost as much as scanning a small task. What we write has no whitespace around
+# it; anything else takes the long way, so what is accepted is exactly what json.loads accepts.
+_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined] # set by __init__; typeshed omits it
+
+
 def json_tree(data: bytes, what: str) -> Any:
     try:
-        return json.loads(data.decode("utf-8", "surrogatepass"))
+        text = data.decode("utf-8", "surrogatepass")
+        try:
+            tree, end = _scan_once(text, 0)
+        except StopIteration:  # no value at 0: leading whitespace, or not JSON at all
+            return json.loads(text)
+        return tree if end == len(text) else json.loads(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise DecodeError(f"{what} is not valid JSON: {e}") from e
 
@@ -163,7 +175,8 @@ class Template:
         tree = _converter.unstructure(prototype)
         for name in _PER_SEND:
             tree.pop(name, None)
-        self.prefix = _json_bytes(tree)[:-1] + b","  # "function" is always there: never empty
+        # "function" is always there: never empty. Text: the per-send head is made as one string.
+        self.prefix = _to_json(tree)[:-1] + ","
 
     def dumps(
         self,
@@ -174,63 +187,122 @@ class Template:
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
     ) -> tuple[bytes, list[str]]:
-        encoder = Encoder()
-        parts = [
-            self.prefix,
-            b'"task_id":"%s","enqueued_at":%s' % (task_id.encode(), repr(enqueued_at).encode()),
-        ]
+        # task_id is ours (hex) and enqueued_at a finite float: both are their own JSON.
+        head = f'{self.prefix}"task_id":"{task_id}","enqueued_at":{enqueued_at!r}'
         if working_dir is not None:
-            parts += [b',"working_dir":', json_scalar(working_dir) or b'""']
+            head = f'{head},"working_dir":{quote(working_dir)}'
         if at is not None:
-            parts.append(b',"at":%d' % at)
+            head = f'{head},"at":{at:d}'
+        text = _scalar_arguments(args, kwargs)
+        if text is not None:
+            return f"{head}{text}}}".encode("utf-8", "surrogatepass"), []
+        parts = [head.encode("utf-8", "surrogatepass"), b',"args":[']
+        encoder: Encoder | None = None  # only for values that are not plain scalars
         try:
-            parts.append(b',"args":[')
             for i, value in enumerate(args):
-                parts += [
-                    b"," if i else b"",
-                    json_scalar(value) or _json_bytes(encoder.encode(value, f"args[{i}]")),
-                ]
+                piece = json_scalar(value)
+                if piece is None:
+                    encoder = encoder or Encoder()
+                    piece = _json_bytes(encoder.encode(value, f"args[{i}]"))
+                parts += (b",", piece) if i else (piece,)
             parts.append(b"]")
             if kwargs:
                 parts.append(b',"kwargs":{')
                 for i, (key, value) in enumerate(kwargs.items()):
-                    text = json_scalar(value) or _json_bytes(encoder.encode(value, key))
-                    parts += [b"," if i else b"", json_scalar(key) or b'""', b":", text]
+                    piece = json_scalar(value)
+                    if piece is None:
+                        encoder = encoder or Encoder()
+                        piece = _json_bytes(encoder.encode(value, key))
+                    parts += (b"," if i else b"", json_scalar(key) or b'""', b":", piece)
                 parts.append(b"}")
         except RecursionError:
             raise EncodeError("the arguments are nested too deeply to be sent") from None
         parts.append(b"}")
-        return b"".join(parts), encoder.pickled
+        return b"".join(parts), [] if encoder is None else encoder.pickled
+
+
+def _scalar_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
+    """The ``"args"`` and ``"kwargs"`` members as one text when every value is a plain scalar or small
+    bytes (the common case: no `Encoder`, no bytes pieces to join); None otherwise."""
+    texts = []
+    for value in args:
+        text = quote(value) if type(value) is str else scalar_text(value)  # str: the commonest, inline
+        if text is None:
+            return None
+        texts.append(text)
+    joined = ',"args":[' + ",".join(texts) + "]"
+    if not kwargs:
+        return joined
+    items = []
+    for key, value in kwargs.items():
+        text = scalar_text(value)
+        if text is None or type(key) is not str:
+            return None
+        items.append(f"{quote(key)}:{text}")
+    return joined + ',"kwargs":{' + ",".join(items) + "}"
+
+
+_NONE: Final = type(None)
+
+# The spec's own scalar fields and the exact JSON types each may hold (bool is not an int here).
+# Checked by hand rather than by cattrs: it is every task's decode, and cattrs converts where a
+# hostile or broken file should be refused ("3" is not an attempt number).
+_SCALARS: Final[dict[str, tuple[type, ...]]] = {
+    "function": (str,),
+    "task_id": (str,),
+    "enqueued_at": (float, int),
+    "attempt": (int,),
+    "at": (int, _NONE),
+    "priority": (int, _NONE),
+    "spooler": (str, _NONE),
+    "mule": (int, str, _NONE),
+    "working_dir": (str, _NONE),
+    "spooler_return": (bool,),
+    "store_result": (bool,),
+}
+_SPEC_KEYS: Final = frozenset(field.name for field in attrs.fields(TaskSpec))
+assert {*_SCALARS, *_VALUE_FIELDS, "retry"} == _SPEC_KEYS, "a TaskSpec field the decoder doesn't know"
+
+
+def _structure_spec(tree: dict[str, Any]) -> TaskSpec:
+    """A TaskSpec from its JSON object, the user's values already decoded in it."""
+    if not tree.keys() <= _SPEC_KEYS:
+        raise DecodeError(f"not a valid task: unknown fields {sorted(tree.keys() - _SPEC_KEYS)}")
+    for name, value in tree.items():
+        kinds = _SCALARS.get(name)
+        if kinds is not None and type(value) not in kinds:
+            raise DecodeError(f"not a valid task: {name} is {type(value).__name__} {value!r:.80}")
+    enqueued_at = tree.get("enqueued_at")
+    if type(enqueued_at) is int:  # a producer that wrote whole seconds
+        tree["enqueued_at"] = float(enqueued_at)
+    retry = tree.get("retry")
+    if retry is not None:
+        tree["retry"] = _converter.structure(retry, RetryPolicy)
+    return TaskSpec(**tree)
 
 
 def loads(data: bytes) -> TaskSpec:
     """The spec in *data*; `DecodeError` for anything but a valid spec."""
     tree = json_tree(data, "the task")
-    if not isinstance(tree, dict):
+    if type(tree) is not dict:
         raise DecodeError("the task is not a JSON object")
-    args, kwargs, buffer = tree.get("args"), tree.get("kwargs", {}), tree.get("buffer", {})
-    if not (isinstance(args, list) and isinstance(kwargs, dict)):
+    args, kwargs, buffer = tree.get("args"), tree.get("kwargs", {}), tree.get("buffer")
+    if not (type(args) is list and type(kwargs) is dict):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
     try:
         # Scalars are their own value: only containers and tags need decoding.
         tree["args"] = tuple(decode(v) if type(v) in _CONTAINERS else v for v in args)
-        tree["kwargs"] = {k: decode(v) if type(v) in _CONTAINERS else v for k, v in kwargs.items()}
-        tree["buffer"] = decode(buffer)
-        if not isinstance(tree["buffer"], dict):
-            raise DecodeError("not a valid task: the buffer is not a dict")
-        spec: TaskSpec = _converter.structure(tree, TaskSpec)
+        if kwargs:
+            tree["kwargs"] = {k: decode(v) if type(v) in _CONTAINERS else v for k, v in kwargs.items()}
+        if buffer is not None:
+            tree["buffer"] = decode(buffer)
+            if type(tree["buffer"]) is not dict:
+                raise DecodeError("not a valid task: the buffer is not a dict")
+        return _structure_spec(tree)
     except DecodeError:
         raise
-    except (
-        cattrs.BaseValidationError,
-        cattrs.ForbiddenExtraKeysError,
-        KeyError,
-        ValueError,
-        TypeError,
-        RecursionError,
-    ) as e:
+    except (cattrs.BaseValidationError, KeyError, ValueError, TypeError, RecursionError) as e:
         raise DecodeError(f"not a valid task: {e!r}") from e
-    return spec
 
 
 def dumps_outcome(outcome: Outcome) -> bytes:

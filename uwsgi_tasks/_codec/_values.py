@@ -91,24 +91,36 @@ def _unb64(text: object) -> bytes:
 quote: Final = json.encoder.encode_basestring  # the C function, where Python has it
 
 
-def json_scalar(value: Any) -> bytes | None:
-    """The JSON of a plain scalar or bytes, written directly as UTF-8 (most arguments are); None
-    for anything else, which goes through `Encoder`. Large bytes are copied as few times as possible:
-    every copy of a big buffer is fresh memory to fault in."""
+# Bytes up to this size are written as text with the other scalars; larger ones are kept as bytes.
+_SMALL_BYTES: Final = 4096
+
+
+def scalar_text(value: Any) -> str | None:
+    """The JSON text of a plain scalar or small bytes (most arguments are); None for anything else,
+    which goes through `Encoder`."""
     kind = type(value)
     if kind is str:
-        return quote(value).encode("utf-8", "surrogatepass")
+        return quote(value)
     if kind is int and -(2**63) < value < 2**63:
-        return b"%d" % value
+        return int.__repr__(value)
     if kind is bool:
-        return b"true" if value else b"false"
+        return "true" if value else "false"
     if value is None:
-        return b"null"
+        return "null"
     if kind is float and math.isfinite(value):
-        return repr(value).encode()
-    if kind is bytes:
-        return b'{"$bytes":"' + base64.b64encode(value) + b'"}'
+        return float.__repr__(value)
+    if kind is bytes and len(value) <= _SMALL_BYTES:
+        return '{"$bytes":"' + base64.b64encode(value).decode("ascii") + '"}'
     return None
+
+
+def json_scalar(value: Any) -> bytes | None:
+    """`scalar_text` as UTF-8, for bytes of any size. Large bytes are copied as few times as possible:
+    every copy of a big buffer is fresh memory to fault in."""
+    if type(value) is bytes:
+        return b'{"$bytes":"' + base64.b64encode(value) + b'"}'
+    text = scalar_text(value)
+    return None if text is None else text.encode("utf-8", "surrogatepass")
 
 
 def _tz_tree(tz: tzinfo | None) -> JSON:
