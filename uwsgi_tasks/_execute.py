@@ -40,12 +40,12 @@ class Ran:
     task_missing: bool = False
 
 
-def _enter(path: str | None, task_id: str, *, remember: bool) -> str | None:
-    """Go into *path*; the directory to come back to if we moved and *remember* is set. A missing
-    one is only a warning."""
+def _enter(path: str | None, task_id: str, *, check: bool) -> str | None:
+    """Go into *path*, unless *check* finds us there already; the directory we were in, if we moved
+    and checked. A missing one is only a warning."""
     if path is None:
         return None
-    before = os.getcwd() if remember else None
+    before = os.getcwd() if check else None
     if path == before:
         return None
     try:
@@ -115,11 +115,13 @@ def _retry_or_fail(
     return Ran(outcome, next_attempt=next_attempt)
 
 
-def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
+def execute(spec: TaskSpec, *, come_back: bool = True, home: str | None = None) -> Ran:
     """Run one attempt of *spec* and decide what comes next. Never raises for a task's failure.
 
-    The task runs in its working_dir; *come_back* returns to where we were afterwards (a spooler
-    doesn't need to: uWSGI goes back to the spool directory after every task).
+    The task runs in its working_dir, or in *home* without one; *come_back* returns to where we were
+    afterwards. A spooler doesn't need to (uWSGI goes back to the spool directory after every task),
+    nor does a mule, which gives its own directory as *home*: it moves only when a task needs
+    another directory than the last one.
     """
     started = time.time()
     try:
@@ -131,11 +133,12 @@ def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
         return Ran(outcome, error=e, task_missing=True)
     current = CurrentTask(spec, task)
     token = _context.enter(current)
-    before = _enter(spec.working_dir, spec.task_id, remember=come_back)
+    path = spec.working_dir if spec.working_dir is not None else home
+    before = _enter(path, spec.task_id, check=come_back or home is not None)
     try:
         return _call(spec, task, current, started)
     finally:
-        if before is not None:
+        if before is not None and come_back:
             os.chdir(before)
         _context.leave(token)
 

@@ -31,6 +31,30 @@ def test_mule_n_runs_it(shared_server: UwsgiServer, mule: int) -> None:
     assert record["role"] == f"mule{mule}"
 
 
+def test_working_dir_in_a_mule(shared_server: UwsgiServer, tmp_path: Path) -> None:
+    """A mule task runs in the caller's cwd by default, in working_dir if given, and where the mule
+    started with None: wherever the task before it went."""
+    worker_cwd = shared_server.get_json("/info")["cwd"]  # where the master, its workers and mules start
+    mule = {"mule": 1}  # one mule: its messages run in order
+    call(shared_server, "wander", "mule-wander", str(tmp_path), via="mule", options=mule)
+    call(shared_server, "where", "mule-cwd-none", via="mule", options={**mule, "working_dir": None})
+    call(shared_server, "wander", "mule-wander-2", str(tmp_path), via="mule", options=mule)
+    call(shared_server, "where", "mule-cwd-default", via="mule", options=mule)
+    explicit = tmp_path / "explicit"
+    explicit.mkdir()
+    call(
+        shared_server,
+        "where",
+        "mule-cwd-explicit",
+        via="mule",
+        options={**mule, "working_dir": str(explicit)},
+    )
+    assert wait_records(shared_server, "mule-cwd-none")[0]["cwd"] == worker_cwd
+    assert wait_records(shared_server, "mule-cwd-default")[0]["cwd"] == worker_cwd
+    assert wait_records(shared_server, "mule-cwd-explicit")[0]["cwd"] == str(explicit)
+    assert wait_records(shared_server, "mule-wander")[0]["cwd"] == str(tmp_path)
+
+
 def test_a_farm_runs_it(uwsgi_server: ServerFactory) -> None:
     """A farm name (a str) sends the task to a mule of that farm, and only of that farm."""
     server = uwsgi_server(mules=2, farms={"second": (2,)})

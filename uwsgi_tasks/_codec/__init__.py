@@ -32,6 +32,7 @@ SPEC_KEY: Final = b"task"
 SIGNATURE_KEY: Final = b"sig"
 REF_KEY: Final = b"ref"
 MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
+_MARK: Final = len(MULE_MAGIC)  # where a mule message says whether it is signed
 
 #: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
 PACKET_LIMIT: Final = 0xFFFF
@@ -236,11 +237,11 @@ def is_mule_message(message: bytes) -> bool:
 def decode_mule(message: bytes) -> TaskSpec:
     if not is_mule_message(message):
         raise DecodeError("not a uwsgi_tasks mule message")
-    rest = message[len(MULE_MAGIC) :]
-    if rest[:1] == b"S":
-        signature, data = rest[1:33], rest[33:]
-    elif rest[:1] == b"-":
-        signature, data = None, rest[1:]
+    mark = message[_MARK : _MARK + 1]  # sliced once each: a message is copied by every slice
+    if mark == b"S":
+        signature, data = message[_MARK + 1 : _MARK + 33], message[_MARK + 33 :]
+    elif mark == b"-":
+        signature, data = None, message[_MARK + 1 :]
     else:
         raise DecodeError("a uwsgi_tasks mule message without its signature mark")
     _signing.verify_task(data, signature)

@@ -118,6 +118,13 @@ def where(name: str) -> str:
     return os.getcwd()
 
 
+@task
+def wander(name: str, to: str) -> None:
+    """Leave the directory the task was run in (as careless code does)."""
+    os.chdir(to)
+    record(name)
+
+
 @task(retry_count=2)
 def retried(name: str) -> None:
     record(name)
