@@ -86,7 +86,12 @@ def locate(env: SpoolerEnv) -> str:
     """
     name = os.fsdecode(env.get("spooler_task_name", b""))
     if not _uwsgi.option("spooler-chdir") and name[:1] != "/":
-        return f"{os.getcwd()}/{name}"  # the spooler runs tasks from the file's own directory
+        # The spooler runs tasks from the file's own directory. Without spooler-ordered that is
+        # always its one spool directory (uWSGI never enters the priority directories then, and
+        # gives each spooler process one directory), so it is read once.
+        if _uwsgi.flag("spooler-ordered"):
+            return f"{os.getcwd()}/{name}"
+        return f"{_home()}/{name}"
     if os.path.isabs(name):
         return name
     if os.path.exists(name):
@@ -98,6 +103,17 @@ def locate(env: SpoolerEnv) -> str:
             if os.path.exists(path):
                 return path
     return os.path.abspath(name)
+
+
+_here: str | None = None
+
+
+def _home() -> str:
+    """This spooler's directory: where it is at its first task, before any task moves it."""
+    global _here
+    if _here is None:
+        _here = os.getcwd()
+    return _here
 
 
 def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:

@@ -44,14 +44,18 @@ def test_queued_tasks_survive_killing_and_restarting_the_server(
     assert figures["executed"] == 200
 
 
+@pytest.mark.parametrize("ordered", [True, False], ids=["spooler-ordered", "unordered"])
 def test_hostile_spool_files_never_run_and_never_crash_the_spooler(
-    uwsgi_server: ServerFactory, tmp_path: Path
+    uwsgi_server: ServerFactory, tmp_path: Path, ordered: bool
 ) -> None:
     """Malformed, truncated, forged, unsigned and foreign files, with a secret configured: none runs,
-    no pickle loads, the spooler survives, and every file that reaches Python is set aside."""
+    no pickle loads, the spooler survives, and every file that reaches Python is set aside (found
+    where it is, with or without spooler-ordered)."""
     markers = tmp_path / "markers"
     markers.mkdir()
-    server = uwsgi_server(mules=0, options=[("env", f"UWSGITASKS_SECRET={scenarios.SECRET}")])
+    server = uwsgi_server(
+        mules=0, spooler_ordered=ordered, options=[("env", f"UWSGITASKS_SECRET={scenarios.SECRET}")]
+    )
     figures = scenarios.hostile_spool_files(server, 270, markers)
     assert figures["pickles loaded"] == figures["tasks run"] == figures["spooler crashes"] == 0
     assert figures["well-formed files not set aside"] == 0  # every kind but random and truncated bytes
