@@ -131,10 +131,12 @@ def _after_spells(spell: threading.Event) -> None:
 
     Not after a spell whose every file was left for uWSGI to run again (a task returning SPOOL_RETRY,
     a shared store that is down): rescanning at once would run them again in a loop, where uWSGI
-    means to wait for its next scan.
+    means to wait for its next scan. Unless the spool directories changed since the last look: kept
+    files stay put, so a change then is an arrival.
     """
     pid = os.getpid()
     woken_after = 0  # _done when this thread last woke the spooler
+    stamp = _stamp()
     while True:
         spell.wait()
         spell.clear()  # a task starting from now on sets it again, and its spell gets a wake-up too
@@ -144,12 +146,23 @@ def _after_spells(spell: threading.Event) -> None:
                 seen = _started
                 time.sleep(pause)
                 pause = min(pause * 2, _PATIENT)
-            done = _done
-            if done != woken_after:
+            done, before, stamp = _done, stamp, _stamp()
+            if done != woken_after or stamp != before:
                 woken_after = done
                 os.kill(pid, signal.SIGUSR1)
         except Exception:  # never let the thread die: arrivals would wait for spooler-frequency
             logger.exception("uwsgi_tasks: can't wake the spooler after a busy spell")
+
+
+def _stamp() -> list[int]:
+    """The spool directories' mtimes (not their priority directories': listing those is not free)."""
+    stamps = []
+    for directory in _uwsgi.spooler_dirs():
+        try:
+            stamps.append(os.stat(directory).st_mtime_ns)
+        except OSError:
+            stamps.append(0)
+    return stamps
 
 
 def after_spool() -> None:

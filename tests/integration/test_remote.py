@@ -121,6 +121,18 @@ def test_a_task_arriving_while_b_is_busy_starts_when_b_is_free(hosts: Hosts, tmp
     assert arrived.result(timeout=10)["instance"] == "B"
 
 
+def test_a_task_arriving_while_b_only_keeps_files_for_later_starts_too(hosts: Hosts, tmp_path: Path) -> None:
+    """A busy spell whose every file is left for uWSGI's next scan wakes no one, unless something
+    arrived meanwhile: then B wakes itself for it."""
+    flag, marker = tmp_path / "go", tmp_path / "kept-once"
+    kept = remote_tasks.wait_then_keep.options(spooler=hosts.b_url).spool(str(flag), str(marker))
+    wait_until(lambda: kept.status is TaskStatus.RUNNING, 10)
+    arrived = remote_tasks.where.options(spooler=hosts.b_url).spool("while keeping")
+    flag.touch()
+    assert arrived.result(timeout=10)["instance"] == "B"
+    assert marker.exists()
+
+
 def test_refusals_raise_spool_error_at_the_call(hosts: Hosts) -> None:
     """An unknown spooler directory on B, or B not there: SpoolError at the call, nothing recorded."""
     unknown = send_from_a(hosts, "where", "x", target=f"{hosts.b_url}/no/such/spool")

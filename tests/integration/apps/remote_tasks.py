@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from uwsgi_tasks import RetryPolicy, get_current_task, task
+from uwsgi_tasks import SPOOL_OK, SPOOL_RETRY, RetryPolicy, get_current_task, task
 
 
 @task
@@ -40,6 +40,16 @@ def wait_for(flag: str, timeout: float = 30) -> str:
             raise TimeoutError(flag)
         time.sleep(0.01)
     return "released"
+
+
+@task(spooler_return=True)
+def wait_then_keep(flag: str, marker: str) -> int:
+    """Runs until *flag* exists, then leaves its file for uWSGI to run again (once)."""
+    wait_for.fn(flag)
+    if Path(marker).exists():
+        return SPOOL_OK
+    Path(marker).touch()
+    return SPOOL_RETRY
 
 
 @task(retry=RetryPolicy(max_attempts=3, delay=1))
