@@ -40,22 +40,25 @@ class Ran:
     task_missing: bool = False
 
 
-def _enter(path: str | None, task_id: str, *, check: bool) -> str | None:
-    """Go into *path*, unless *check* finds us there already; the directory we were in, if we moved
-    and checked. A missing one is only a warning."""
-    if path is None:
-        return None
-    before = os.getcwd() if check else None
-    if path == before:
-        return None
-    try:
-        os.chdir(path)
-    except OSError as e:
-        logger.warning(
-            "task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, os.getcwd()
-        )
-        return None
+def _enter(path: str | None, task_id: str, *, remember: bool) -> str | None:
+    """Go into *path* (a missing one is only a warning); where we were, if *remember* is set."""
+    before = os.getcwd() if remember else None
+    if path is not None and path != before:
+        try:
+            os.chdir(path)
+        except OSError as e:
+            logger.warning(
+                "task %s: can't enter working_dir %r (%s); running in %r", task_id, path, e, os.getcwd()
+            )
     return before
+
+
+def _leave(before: str, task_id: str) -> None:
+    """Go back to *before*, wherever the task went (it may have changed directory itself)."""
+    try:
+        os.chdir(before)
+    except OSError as e:
+        logger.warning("task %s: can't go back to %r after it (%s)", task_id, before, e)
 
 
 def _remaining_budget(spec: TaskSpec, current: CurrentTask, request: Retry | None) -> int:
@@ -115,13 +118,12 @@ def _retry_or_fail(
     return Ran(outcome, next_attempt=next_attempt)
 
 
-def execute(spec: TaskSpec, *, come_back: bool = True, home: str | None = None) -> Ran:
+def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
     """Run one attempt of *spec* and decide what comes next. Never raises for a task's failure.
 
-    The task runs in its working_dir, or in *home* without one; *come_back* returns to where we were
-    afterwards. A spooler doesn't need to (uWSGI goes back to the spool directory after every task),
-    nor does a mule, which gives its own directory as *home*: it moves only when a task needs
-    another directory than the last one.
+    The task runs in its working_dir; *come_back* returns to where we were afterwards, even if the
+    task changed directory itself (a spooler doesn't need to: uWSGI goes back to the spool directory
+    after every task).
     """
     started = time.time()
     try:
@@ -133,13 +135,12 @@ def execute(spec: TaskSpec, *, come_back: bool = True, home: str | None = None) 
         return Ran(outcome, error=e, task_missing=True)
     current = CurrentTask(spec, task)
     token = _context.enter(current)
-    path = spec.working_dir if spec.working_dir is not None else home
-    before = _enter(path, spec.task_id, check=come_back or home is not None)
+    before = _enter(spec.working_dir, spec.task_id, remember=come_back)
     try:
         return _call(spec, task, current, started)
     finally:
-        if before is not None and come_back:
-            os.chdir(before)
+        if before is not None:
+            _leave(before, spec.task_id)
         _context.leave(token)
 
 

@@ -50,8 +50,8 @@ _board: mmap.mmap | None = None
 _UNKNOWN: Final = -2
 _my_slot = _UNKNOWN  # this spooler's place on the board, once known (see _slot)
 _kicked: dict[int, tuple[int, int]] = {}  # slot -> its (counter, running) when this process kicked it
-# The board slots of this instance's spoolers, once known (a respawn keeps their number).
-_slots_read: range = range(0)
+# Per spool directory, the places of its spoolers (see _slots): the configuration never changes.
+_slots_of: dict[str, tuple[list[int], list[int]]] = {}
 
 
 def create_board() -> None:
@@ -94,8 +94,6 @@ def task_started() -> None:
     global _started, _running
     _started += 1
     _running = True
-    if _spell is None:
-        start()
     if _spell is not None and not _spell.is_set():
         _spell.set()
     if _board is not None and (slot := _slot()) >= 0:
@@ -116,27 +114,37 @@ def task_finished(*, kept: bool) -> None:
         _board[at + _RUNNING_AT] = 0
 
 
-def start() -> None:
-    """Start this spooler process's spell thread, at its first task (spoolers are forked from the
-    master, which never starts one: each spooler has its own)."""
+def watching() -> bool:
+    """Whether this spooler process's spell thread runs (see `watch`)."""
+    return _spell is not None
+
+
+def watch(directory: str) -> None:
+    """Start this spooler process's spell thread, for its spool *directory* (once per process: each
+    spooler is forked from the master, which never starts one). Called during its first task, which
+    counts as the first spell."""
     global _spell
     if _spell is not None or not _uwsgi.i_am_the_spooler():
         return
     _spell = threading.Event()
-    threading.Thread(target=_after_spells, args=(_spell,), name="uwsgi_tasks-kick", daemon=True).start()
+    _spell.set()
+    threading.Thread(
+        target=_after_spells, args=(_spell, directory), name="uwsgi_tasks-kick", daemon=True
+    ).start()
 
 
-def _after_spells(spell: threading.Event) -> None:
+def _after_spells(spell: threading.Event, directory: str) -> None:
     """Wake this spooler once after each busy spell ends.
 
     Not after a spell whose every file was left for uWSGI to run again (a task returning SPOOL_RETRY,
     a shared store that is down): rescanning at once would run them again in a loop, where uWSGI
-    means to wait for its next scan. Unless the spool directories changed since the last look: kept
-    files stay put, so a change then is an arrival.
+    means to wait for its next scan. Unless the spool *directory* changed since the last look: kept
+    files stay put, so a change then is an arrival (another spooler's directory is not looked at: its
+    tasks come and go).
     """
     pid = os.getpid()
     woken_after = 0  # _done when this thread last woke the spooler
-    stamp = _stamp()
+    stamp = -1  # unknown before the first spell ends: that one always wakes the spooler
     while True:
         spell.wait()
         spell.clear()  # a task starting from now on sets it again, and its spell gets a wake-up too
@@ -146,7 +154,7 @@ def _after_spells(spell: threading.Event) -> None:
                 seen = _started
                 time.sleep(pause)
                 pause = min(pause * 2, _PATIENT)
-            done, before, stamp = _done, stamp, _stamp()
+            done, before, stamp = _done, stamp, _stamp(directory)
             if done != woken_after or stamp != before:
                 woken_after = done
                 os.kill(pid, signal.SIGUSR1)
@@ -154,40 +162,45 @@ def _after_spells(spell: threading.Event) -> None:
             logger.exception("uwsgi_tasks: can't wake the spooler after a busy spell")
 
 
-def _stamp() -> list[int]:
-    """The spool directories' mtimes (not their priority directories': listing those is not free)."""
-    stamps = []
-    for directory in _uwsgi.spooler_dirs():
-        try:
-            stamps.append(os.stat(directory).st_mtime_ns)
-        except OSError:
-            stamps.append(0)
-    return stamps
+def _stamp(directory: str) -> int:
+    """The spool directory's mtime (not its priority directories': listing those is not free)."""
+    try:
+        return os.stat(directory).st_mtime_ns
+    except OSError:
+        return 0
 
 
-def after_spool() -> None:
-    """Called after every spool: kick the spoolers that are busy and not kicked yet."""
-    global _slots_read
-    if _board is None:
-        _kick(_uwsgi.spooler_pids())
-        return
-    if not _slots_read:
-        _slots_read = range(min(len(_uwsgi.spooler_pids()), _SLOTS))
-    busy: list[int] = []
-    for slot in _slots_read:  # the board first: the pids only when one is busy
-        started, running, finished = _SLOT.unpack_from(_board, slot * _SLOT.size)
-        busy_now = running or time.monotonic_ns() - finished < _RECENT_NS
-        if busy_now and _kicked.get(slot) != (started, running):
-            _kicked[slot] = (started, running)
-            busy.append(slot)
-    if busy or _unboarded():
+def after_spool(directory: str) -> None:
+    """Called after every spool into *directory*: kick its spoolers that are busy and not kicked yet.
+
+    Only its own: a spooler of another directory can't run the task, and a kick would only make it
+    rescan its directory, running again any file kept there for its next scan.
+    """
+    boarded, beyond = _slots(directory)
+    busy = list(beyond)  # spoolers with no place on the board are kicked every time
+    board = _board
+    if board is None:
+        busy += boarded
+    else:
+        for slot in boarded:  # the board first: the pids only when one is busy
+            started, running, finished = _SLOT.unpack_from(board, slot * _SLOT.size)
+            busy_now = running or time.monotonic_ns() - finished < _RECENT_NS
+            if busy_now and _kicked.get(slot) != (started, running):
+                _kicked[slot] = (started, running)
+                busy.append(slot)
+    if busy:
         pids = _uwsgi.spooler_pids()
-        _kick([pids[slot] for slot in busy] + pids[_SLOTS:])
+        _kick([pids[slot] for slot in busy])
 
 
-def _unboarded() -> bool:
-    """Whether this instance has spoolers beyond the board's slots (they are kicked every time)."""
-    return len(_slots_read) == _SLOTS and len(_uwsgi.spooler_pids()) > _SLOTS
+def _slots(directory: str) -> tuple[list[int], list[int]]:
+    """The places of *directory*'s spoolers in `uwsgi.spooler_pids()` (one per process, in the order
+    of `uwsgi.spoolers`): those on the board, and those beyond its slots."""
+    found = _slots_of.get(directory)
+    if found is None:
+        mine = [i for i, d in enumerate(_uwsgi.spooler_dirs()) if d == directory]
+        found = _slots_of[directory] = ([i for i in mine if i < _SLOTS], [i for i in mine if i >= _SLOTS])
+    return found
 
 
 def _kick(pids: list[int]) -> None:

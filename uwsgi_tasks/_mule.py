@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from typing import Any
@@ -79,15 +78,8 @@ def _record(outcome: Outcome) -> None:
         logger.exception("task %s: can't record its outcome", outcome.task_id)
 
 
-#: Where this mule started: tasks without a working_dir run there.
-_home: str | None = None
-
-
 def run_message(message: bytes) -> None:
     """Run one mule message; nothing escapes, so the mule keeps serving."""
-    global _home
-    if _home is None:
-        _home = os.getcwd()
     decode = _codec.decode_mule if _codec.is_mule_message(message) else _codec.decode_legacy_mule
     try:
         spec = decode(message)
@@ -102,7 +94,7 @@ def run_message(message: bytes) -> None:
     if spec.store_result:  # store_result=False: fire and forget, only failures are recorded
         started = time.time()
         _record(Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
-    ran = execute(spec, come_back=False, home=_home)
+    ran = execute(spec)  # and back: the mule's next message, or its other code, runs where it was
     if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
         _record(ran.outcome.for_store(spec.store_result))
     if ran.next_attempt is not None:

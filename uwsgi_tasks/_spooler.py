@@ -59,7 +59,7 @@ def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
         path = _uwsgi.spool(_codec.spool_message(out))
     except ValueError as e:
         raise SpoolError(f"uWSGI refused to spool task {out.task_id} ({out.function}): {e}") from e
-    _kick.after_spool()
+    _kick.after_spool(directory)
     if out.at is not None:
         _waker.note_due(directory, out.at)
     if out.pickled:
@@ -193,6 +193,8 @@ def run_spooled(env: SpoolerEnv) -> int:
     path, code = None, _uwsgi.SPOOL_RETRY
     try:
         path = locate(env)
+        if not _kick.watching():
+            _kick.watch(spool_root(path))
         code = _run(path, env)
         return code
     finally:

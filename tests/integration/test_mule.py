@@ -32,8 +32,8 @@ def test_mule_n_runs_it(shared_server: UwsgiServer, mule: int) -> None:
 
 
 def test_working_dir_in_a_mule(shared_server: UwsgiServer, tmp_path: Path) -> None:
-    """A mule task runs in the caller's cwd by default, in working_dir if given, and where the mule
-    started with None: wherever the task before it went."""
+    """A mule task runs in the caller's cwd by default, in working_dir if given (a relative one from
+    where the mule started), and where the mule started with None: wherever the task before it went."""
     worker_cwd = shared_server.get_json("/info")["cwd"]  # where the master, its workers and mules start
     mule = {"mule": 1}  # one mule: its messages run in order
     call(shared_server, "wander", "mule-wander", str(tmp_path), via="mule", options=mule)
@@ -49,6 +49,18 @@ def test_working_dir_in_a_mule(shared_server: UwsgiServer, tmp_path: Path) -> No
         via="mule",
         options={**mule, "working_dir": str(explicit)},
     )
+    (Path(worker_cwd) / "relative").mkdir(exist_ok=True)
+    for _ in range(2):
+        call(
+            shared_server,
+            "where",
+            "mule-cwd-relative",
+            via="mule",
+            options={**mule, "working_dir": "relative"},
+        )
+    assert [r["cwd"] for r in wait_records(shared_server, "mule-cwd-relative", 2)] == [
+        str(Path(worker_cwd) / "relative")
+    ] * 2
     assert wait_records(shared_server, "mule-cwd-none")[0]["cwd"] == worker_cwd
     assert wait_records(shared_server, "mule-cwd-default")[0]["cwd"] == worker_cwd
     assert wait_records(shared_server, "mule-cwd-explicit")[0]["cwd"] == str(explicit)

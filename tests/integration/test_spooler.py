@@ -173,3 +173,15 @@ def test_a_file_kept_for_uwsgi_to_retry_is_not_rerun_in_a_loop(uwsgi_server: Ser
     time.sleep(0.5)  # asserting that nothing more happens: a loop would run it hundreds of times here
     assert len(records(server, "kept")) == settled
     assert os.path.exists(kept["spool_file"])
+
+
+def test_a_kept_file_is_not_rerun_while_another_spooler_is_busy(uwsgi_server: ServerFactory) -> None:
+    """Another spooler's tasks coming and going are not arrivals for this one: its kept file waits for
+    uWSGI's next scan meanwhile."""
+    server = uwsgi_server(mules=0, spoolers=2)
+    call(server, "chain", "busy-next-door", 1000)  # 1,000 hops in the first spooler, one after the other
+    wait_until(lambda: len(records(server, "busy-next-door")) > 20, 10)
+    call(server, "returns_code", "kept-aside", -1, options={"spooler": str(server.spool_dirs[1])})
+    wait_until(lambda: any(r.get("hops") == 0 for r in records(server, "busy-next-door")), 60)
+    # Its first run and the wake-ups that follow it; in a loop it would run again after every spell.
+    assert 1 <= len(records(server, "kept-aside")) <= 4

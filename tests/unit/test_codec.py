@@ -215,14 +215,41 @@ json_trees = st.recursive(
 )
 
 
+def well_typed(spec: TaskSpec) -> bool:
+    """Every field of *spec* holds what its annotation says (what a decoded spec may be run with)."""
+    optional_int = (int, type(None))
+    return (
+        all(type(getattr(spec, name)) is str for name in ("function", "task_id"))
+        and type(spec.enqueued_at) is float
+        and type(spec.args) is tuple
+        and type(spec.kwargs) is dict
+        and all(type(k) is str for k in spec.kwargs)
+        and type(spec.buffer) is dict
+        and type(spec.attempt) is int
+        and all(type(getattr(spec, name)) in optional_int for name in ("at", "priority"))
+        and type(spec.mule) in (int, str, type(None))
+        and all(type(getattr(spec, name)) in (str, type(None)) for name in ("spooler", "working_dir"))
+        and type(spec.retry) in (uwsgi_tasks.RetryPolicy, type(None))
+        and all(type(getattr(spec, name)) is bool for name in ("spooler_return", "store_result"))
+    )
+
+
 @given(json_trees)
 def test_arbitrary_json_in_a_spec_never_escapes_as_another_error(tree: Any) -> None:
-    """Any JSON where a spec or a value should be gives a spec or a DecodeError, nothing else."""
+    """Any JSON where a spec or a value should be gives a well-typed spec or a DecodeError, nothing
+    else."""
     good = json.loads(_codec.encode_spool(TaskSpec("m:f", "e" * 32, 1.0)).message[b"task"])
-    for key in list(good):
+    for key in [*good, "args", "kwargs", "buffer", "retry", "attempt", "mule"]:
         bad = dict(good, **{key: tree})
         with contextlib.suppress(DecodeError):
-            _codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(bad).encode()})
+            assert well_typed(_codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(bad).encode()}))
+    retry = json.loads(
+        _codec.encode_spool(TaskSpec("m:f", "e" * 32, 1.0, retry=uwsgi_tasks.RetryPolicy())).message[b"task"]
+    )
+    for key in [*retry["retry"], "surprise"]:
+        bad = dict(retry, retry=dict(retry["retry"], **{key: tree}))
+        with contextlib.suppress(DecodeError):
+            assert well_typed(_codec.decode_spool({b"uwsgi_tasks": b"1", b"task": json.dumps(bad).encode()}))
     with contextlib.suppress(DecodeError):
         _values.decode(tree)
 
@@ -395,6 +422,11 @@ def test_json_is_read_exactly_as_json_loads_reads_it(tree: Any, before: str, aft
         ("store_result", 1),
         ("spooler_return", "yes"),
         ("surprise", 1),
+        ("buffer", None),
+        ("kwargs", None),
+        ("args", None),
+        ("retry", {"max_attempts": 2, "surprise": 1}),
+        ("retry", 5),
     ],
 )
 def test_spec_fields_of_the_wrong_json_type_are_refused(field: str, value: Any) -> None:

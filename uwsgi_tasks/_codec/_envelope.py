@@ -303,7 +303,7 @@ def loads(data: bytes) -> TaskSpec:
     tree = json_tree(data, "the task")
     if type(tree) is not dict:
         raise DecodeError("the task is not a JSON object")
-    args, kwargs, buffer = tree.get("args"), tree.get("kwargs", {}), tree.get("buffer")
+    args, kwargs = tree.get("args"), tree.get("kwargs", {})
     if not (type(args) is list and type(kwargs) is dict):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
     try:
@@ -311,14 +311,14 @@ def loads(data: bytes) -> TaskSpec:
         tree["args"] = tuple([decode(v) if type(v) in _CONTAINERS else v for v in args])
         if kwargs:
             tree["kwargs"] = {k: decode(v) if type(v) in _CONTAINERS else v for k, v in kwargs.items()}
-        if buffer is not None:
-            tree["buffer"] = decode(buffer)
+        if "buffer" in tree:  # absent: the default; present, it must be a dict (null is not)
+            tree["buffer"] = decode(tree["buffer"])
             if type(tree["buffer"]) is not dict:
                 raise DecodeError("not a valid task: the buffer is not a dict")
         return _structure_spec(tree)
     except DecodeError:
         raise
-    except (cattrs.BaseValidationError, KeyError, ValueError, TypeError, RecursionError) as e:
+    except Exception as e:  # whatever a broken retry policy makes cattrs raise: never "try again"
         raise DecodeError(f"not a valid task: {e!r}") from e
 
 
