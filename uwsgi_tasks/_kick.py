@@ -142,6 +142,7 @@ def _after_spells(spell: threading.Event, directory: str) -> None:
     files stay put, so a change then is an arrival (another spooler's directory is not looked at: its
     tasks come and go).
     """
+    _uwsgi.leave_signals_to_the_main_thread()
     pid = os.getpid()
     woken_after = 0  # _done when this thread last woke the spooler
     stamp = -1  # unknown before the first spell ends: that one always wakes the spooler

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import signal
 import sys
 from collections.abc import Callable, Mapping
 from typing import Final
@@ -89,6 +90,20 @@ def spool(message: Mapping[bytes, bytes]) -> str:
     """Write a spool file; returns its absolute path. uWSGI raises ValueError when it refuses."""
     path: bytes = uwsgi.spool(message)
     return path.decode(_FS_ENCODING, _FS_ERRORS)  # os.fsdecode, without its checks: bytes, always
+
+
+# Signals a thread must still take itself: a fault is sent to the thread that caused it.
+_FAULTS: Final = frozenset({signal.SIGSEGV, signal.SIGBUS, signal.SIGFPE, signal.SIGILL})
+
+
+def leave_signals_to_the_main_thread() -> None:
+    """Block asynchronous signals in the calling (helper) thread.
+
+    A uWSGI spooler sleeps in epoll on its main thread, and SIGUSR1 wakes it only by interrupting that
+    wait. The kernel may hand a process's signal to any thread that doesn't block it: run by a helper
+    thread, the handler counts the wake-up but the spooler sleeps on, up to spooler-frequency.
+    """
+    signal.pthread_sigmask(signal.SIG_BLOCK, signal.valid_signals() - _FAULTS)
 
 
 def i_am_the_spooler() -> bool:

@@ -73,6 +73,7 @@ def _read_dues(now: float) -> dict[str, tuple[int, int]]:
 
 
 def _watch() -> None:
+    _uwsgi.leave_signals_to_the_main_thread()
     acted: dict[str, int] = {}  # note -> the mtime it had when we woke the spooler for it
     first = True
     pid = os.getpid()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -185,3 +186,23 @@ def test_a_kept_file_is_not_rerun_while_another_spooler_is_busy(uwsgi_server: Se
     wait_until(lambda: any(r.get("hops") == 0 for r in records(server, "busy-next-door")), 60)
     # Its first run and the wake-ups that follow it; in a loop it would run again after every spell.
     assert 1 <= len(records(server, "kept-aside")) <= 4
+
+
+def test_only_the_spoolers_main_thread_takes_its_signals(shared_server: UwsgiServer) -> None:
+    """The spooler's helper threads (the waker, the spell watcher) block SIGUSR1: a wake-up taken by one
+    of them would leave the spooler asleep in epoll on its main thread, up to spooler-frequency."""
+    call(shared_server, "note", "threads")  # the spell watcher starts with the first task
+    wait_records(shared_server, "threads")
+    (pid,) = (p for p in shared_server.get_json("/info")["spooler_pids"] if p > 0)
+    usr1 = 1 << (signal.SIGUSR1 - 1)
+
+    def blocked(tid: str) -> int:
+        status = Path(f"/proc/{pid}/task/{tid}/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("SigBlk:")), 16)
+
+    def helpers() -> list[str]:
+        return [tid for tid in os.listdir(f"/proc/{pid}/task") if tid != str(pid)]
+
+    wait_until(lambda: len(helpers()) >= 2, 5)
+    assert not blocked(str(pid)) & usr1
+    assert all(blocked(tid) & usr1 for tid in helpers())
