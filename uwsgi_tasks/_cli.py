@@ -22,7 +22,7 @@ from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
 from ._outcome import TaskStatus
 from ._results import FileResultStore, state_dir
-from ._spec import TaskSpec, unix_time
+from ._spec import TaskSpec, new_task_id, unix_time
 from ._targets import Remote, SpoolDirectory, spooler_dir
 
 Row = dict[str, Any]
@@ -284,7 +284,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     )
     spec = TaskSpec(
         function=args.function,
-        task_id=os.urandom(16).hex(),
+        task_id=new_task_id(),
         enqueued_at=time.time(),
         args=tuple(values),
         kwargs=kwargs,

@@ -16,7 +16,7 @@ from ._execute import Ran, execute
 from ._handle import TaskHandle
 from ._options import CALLER_CWD, TaskExecutor
 from ._outcome import ErrorInfo, TaskStatus
-from ._spec import TaskSpec, unix_time
+from ._spec import TaskSpec, new_task_id, unix_time
 from ._targets import Remote, SpoolDirectory, spooler_dir
 
 if TYPE_CHECKING:
@@ -37,11 +37,6 @@ class InPlaceMode(Protocol):
 
 #: While set, every task is run in place, whatever its executor and wherever it is sent from.
 forced: InPlaceMode | None = None
-
-
-def new_task_id() -> str:
-    """A random 128-bit id, as 32 hex digits (like uuid4, without the object)."""
-    return os.urandom(16).hex()
 
 
 def new_spec(
@@ -147,7 +142,7 @@ def send(
     if working_dir is CALLER_CWD:  # the caller's directory means nothing on another host
         working_dir = None if remote else os.getcwd()
     out = template.outgoing(
-        os.urandom(16).hex(),  # new_task_id(), without the call
+        new_task_id(),
         time.time(),
         working_dir,
         None if config.at is None else unix_time(config.at),

@@ -13,9 +13,9 @@ from typing import Any
 
 from . import _codec
 from ._config import result_ttl
-from ._exceptions import ConfigurationError, DecodeError
+from ._exceptions import ConfigurationError
 from ._outcome import Outcome
-from ._results import checked_id
+from ._results import checked_id, readable
 
 
 class RedisResultStore:
@@ -48,13 +48,7 @@ class RedisResultStore:
         pipe.execute()
 
     def get(self, task_id: str) -> Outcome | None:
-        data = self._redis.get(self._key("result", task_id))
-        if data is None:
-            return None
-        try:
-            return _codec.decode_outcome(data)
-        except DecodeError:
-            return None
+        return readable(self._redis.get(self._key("result", task_id)))
 
     def version(self) -> object:
         return self._redis.get(self._version)

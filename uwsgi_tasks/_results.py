@@ -124,6 +124,17 @@ def state_dir(spool_dir: str) -> str:
     return os.path.join(spool_dir, STATE_DIR)
 
 
+def readable(record: bytes | None) -> Outcome | None:
+    """The outcome in a stored *record*; None when there is none, or it can't be read (every store
+    treats a damaged record as no record)."""
+    if record is None:
+        return None
+    try:
+        return _codec.decode_outcome(record)
+    except DecodeError:
+        return None
+
+
 def checked_id(task_id: str) -> str:
     if not task_id or not task_id.isalnum() or not task_id.isascii():
         raise ValueError(f"not a task id: {task_id!r}")
@@ -203,12 +214,8 @@ class FileResultStore:
     def get(self, task_id: str) -> Outcome | None:
         try:
             with open(self.path_of(task_id), "rb") as f:
-                data = f.read()
+                return readable(f.read())
         except FileNotFoundError:
-            return None
-        try:
-            return _codec.decode_outcome(data)
-        except DecodeError:
             return None
 
     def __repr__(self) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
@@ -44,6 +45,11 @@ class TaskSpec:
     spooler_return: bool = False
     store_result: bool = True
     buffer: Mapping[Any, Any] = attrs.field(factory=dict)
+
+
+def new_task_id() -> str:
+    """A random 128-bit id, as 32 hex digits (like uuid4, without the object)."""
+    return os.urandom(16).hex()
 
 
 def unix_time(when: When, *, now: float | None = None) -> int:

@@ -49,10 +49,6 @@ def _is_type_of(t: Any) -> bool:
     return typing.get_origin(t) is type
 
 
-def _as_is(value: Any, _: object) -> Any:
-    return value
-
-
 def _make_converter() -> cattrs.Converter:
     """The converter for the spec envelope.
 
@@ -60,7 +56,9 @@ def _make_converter() -> cattrs.Converter:
     - ``int | str`` (a mule target) passes through as JSON;
     - exception classes travel as ``module:qualname`` and must import back to the same class;
     - the user's values (args, kwargs, buffer) are left to `_values`;
-    - a spec's fields that keep their default are left out.
+    - a spec's fields that keep their default are left out;
+    - specs are encoded here, but decoded by `_structure_spec` (checked by hand: it is every task's
+      decode); a retry policy in one is structured here.
     """
     # detailed_validation off: its exception groups cost on every decode, and a bad task only needs
     # one clear reason.
@@ -72,9 +70,6 @@ def _make_converter() -> cattrs.Converter:
     # Defaults are left out: a smaller message is faster to write, send and read.
     spec_out = make_dict_unstructure_fn(TaskSpec, conv, _cattrs_omit_if_default=True, **omitted)  # type: ignore[arg-type] # cattrs types overrides as Any-valued kwargs
     conv.register_unstructure_hook(TaskSpec, spec_out)
-    # The values arrive already decoded by `_values`: taken as they are.
-    decoded = {name: override(struct_hook=_as_is) for name in _VALUE_FIELDS}
-    conv.register_structure_hook(TaskSpec, make_dict_structure_fn(TaskSpec, conv, **decoded))  # type: ignore[arg-type] # as above
     no_value = override(omit=True)
     outcome_out = make_dict_unstructure_fn(Outcome, conv, _cattrs_omit_if_default=True, value=no_value)
     conv.register_unstructure_hook(Outcome, outcome_out)
