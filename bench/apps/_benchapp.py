@@ -41,6 +41,25 @@ def note(name: str, data: dict[str, Any]) -> None:
     _write(name, data)
 
 
+def _mule_trips(contender: Any, batch: str, n: int) -> list[float]:
+    """Microseconds from sending one message to its task starting in the mule, *n* times, one at a
+    time: the mule is idle at every send, so each trip includes waking it."""
+    trips = []
+    for i in range(n):
+        name = f"{batch}-{i}"
+        marker = os.path.join(OUT, f"done-{name}")
+        sent = time.time()
+        contender.mule(name, 1)
+        deadline = time.monotonic() + 10
+        while not os.path.exists(marker):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"mule message {name} did not run in 10 s")
+            time.sleep(0.0005)
+        with open(marker) as f:
+            trips.append((json.load(f)["first"] - sent) * 1e6)
+    return trips
+
+
 def make_app(contender: Any) -> Callable[[dict[str, Any], Any], Iterable[bytes]]:
     def application(environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         query = {k: v[0] for k, v in urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).items()}
@@ -59,6 +78,8 @@ def make_app(contender: Any) -> Callable[[dict[str, Any], Any], Iterable[bytes]]
             for _ in range(n):
                 contender.mule(batch, n)
             body = {"seconds": time.perf_counter() - start, "sent_at": time.time()}
+        elif path == "/mule_trips":
+            body = {"µs": _mule_trips(contender, query["batch"], int(query["n"]))}
         elif path == "/chain":
             contender.chain(query["batch"], int(query["hops"]))
         elif path == "/handle":

@@ -1,11 +1,12 @@
-"""uwsgidecorators.spool, as shipped with uWSGI (arguments are str values; @spool returns SPOOL_OK)."""
+"""uwsgidecorators.spool and .mulefunc, as shipped with uWSGI (spool arguments are str values; @spool
+returns SPOOL_OK; a mulefunc call is a pickle sent to the mule)."""
 
 from __future__ import annotations
 
 import time
 
 from _benchapp import make_app, note, ran
-from uwsgidecorators import spool
+from uwsgidecorators import mulefunc, spool
 
 
 @spool
@@ -18,8 +19,17 @@ def noop(arguments: dict[str, str]) -> None:
     ran(arguments["b"], int(arguments["t"]))
 
 
+@mulefunc(1)
+def mule_noop(batch: str, total: int) -> None:
+    ran(batch, total)
+
+
 def enqueue(batch: str, total: int, size: int) -> None:
     noop.spool(b=batch, t=str(total), p="x" * size)
+
+
+def mule(batch: str, total: int) -> None:
+    mule_noop(batch, total)
 
 
 def chain(batch: str, hops: int) -> None:

@@ -26,7 +26,15 @@ def test_the_benchmark_runs_every_scenario(tmp_path: Path, uwsgi_binary: str) ->
     assert done.returncode == 0, done.stdout + done.stderr
     (result,) = tmp_path.glob("*.json")
     data = json.loads(result.read_text())
-    assert [title.split(".")[0] for title in data["scenarios"]] == ["1", "2", "3", "4", "5", "6", "7", "8"]
-    assert "ours .spool()" in data["scenarios"]["1. enqueue cost, small args, from a worker"]["contenders"]
+    scenarios = data["scenarios"]
+    assert [title.split(".")[0] for title in scenarios] == ["1", "2", "3", "4", "5", "5b", "6", "7", "8"]
+    assert "ours .spool()" in scenarios["1. enqueue cost, small args, from a worker"]["contenders"]
+    trips = next(s for title, s in scenarios.items() if title.startswith("5."))
+    assert trips["baseline"] == "raw uwsgi.mule_msg"
+    assert set(trips["contenders"]) == {
+        "raw uwsgi.mule_msg",
+        "ours .mule()",
+        "ours .mule(), store_result=False",
+    }
     assert data["memory"]["rss after large MiB"] > 0
     assert (tmp_path / result.name.replace(".json", ".md")).read_text().startswith("Machine: ")
