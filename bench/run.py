@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import timeit
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -331,6 +332,19 @@ def machine() -> dict[str, Any]:
     }
 
 
+def python_speed() -> float:
+    """Microseconds this machine takes now for a fixed piece of pure Python (a small dict to JSON).
+
+    Taken before and after a run: on a shared machine Python's speed moves more than the C-bound
+    baselines', and with it every ratio to them; this shows whether a run fell in a slow hour.
+    """
+    data = {"function": "app.tasks:send", "task_id": "0" * 32, "args": ["x", 1, 2.5], "kwargs": {}}
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    n = 20_000
+    best = min(timeit.repeat(lambda: encode(data), number=n, repeat=7))
+    return best / n * 1e6
+
+
 def _uwsgi_bin() -> str:
     from uwsgi_tasks.testing import find_uwsgi
 
@@ -348,6 +362,14 @@ def table(results: dict[str, Any]) -> str:
         f"{results['reps']} alternating repetitions.",
         "",
     ]
+    speed = results.get("python_speed_µs")
+    if speed:
+        lines += [
+            f"Python speed check (a small dict to JSON, best of 7): {speed['before']:.2f} µs before the "
+            f"run, {speed['after']:.2f} µs after. Ratios of Python-bound contenders to the C-bound "
+            "baselines grow when this does.",
+            "",
+        ]
     for scenario, data in results["scenarios"].items():
         lines += [
             f"**{scenario}** ({data['unit']})",
@@ -400,6 +422,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(subprocess.run, ["rm", "-rf", str(spool_base)], check=False)
         results["spool_base"] = str(args.spool_base or tempfile.gettempdir())
         results["machine"] = machine()
+        results["python_speed_µs"] = {"before": python_speed()}
 
         def contender(name: str, app: str, **kwargs: Any) -> Contender:
             made = Contender(name, app, base / name.replace(" ", "_"), spool_base, **kwargs).start()
@@ -535,6 +558,7 @@ def main(argv: list[str] | None = None) -> int:
         small, large = (100, 300) if quick else (1000, 100_000)
         results["memory"] = memory(ours_quiet, small, large)
         print(f"9. memory: {results['memory']}", flush=True)
+        results["python_speed_µs"]["after"] = python_speed()
     args.out.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S") + ("-quick" if quick else "")
     (args.out / f"{stamp}.json").write_text(json.dumps(results, indent=2))

@@ -37,4 +37,5 @@ def test_the_benchmark_runs_every_scenario(tmp_path: Path, uwsgi_binary: str) ->
         "ours .mule(), store_result=False",
     }
     assert data["memory"]["rss after large MiB"] > 0
+    assert data["python_speed_µs"]["before"] > 0 and data["python_speed_µs"]["after"] > 0
     assert (tmp_path / result.name.replace(".json", ".md")).read_text().startswith("Machine: ")
