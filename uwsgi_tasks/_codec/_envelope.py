@@ -16,7 +16,7 @@ from .._exceptions import DecodeError, EncodeError
 from .._outcome import ErrorInfo, Outcome, TaskStatus
 from .._retry import RetryPolicy
 from .._spec import TaskSpec
-from ._values import JSON, Encoder, class_path, decode, import_path, json_scalar, quote, scalar_text
+from ._values import JSON, Encoder, class_path, decode, import_path, json_pieces, quote, scalar_text
 
 # User values: encoded by `_values`, never by cattrs.
 _VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
@@ -195,20 +195,23 @@ class Template:
         encoder: Encoder | None = None  # only for values that are not plain scalars
         try:
             for i, value in enumerate(args):
-                piece = json_scalar(value)
-                if piece is None:
+                pieces = json_pieces(value)
+                if pieces is None:
                     encoder = encoder or Encoder()
-                    piece = _json_bytes(encoder.encode(value, f"args[{i}]"))
-                parts += (b",", piece) if i else (piece,)
+                    pieces = (_json_bytes(encoder.encode(value, f"args[{i}]")),)
+                if i:
+                    parts.append(b",")
+                parts += pieces
             parts.append(b"]")
             if kwargs:
                 parts.append(b',"kwargs":{')
                 for i, (key, value) in enumerate(kwargs.items()):
-                    piece = json_scalar(value)
-                    if piece is None:
+                    pieces = json_pieces(value)
+                    if pieces is None:
                         encoder = encoder or Encoder()
-                        piece = _json_bytes(encoder.encode(value, key))
-                    parts += (b"," if i else b"", json_scalar(key) or b'""', b":", piece)
+                        pieces = (_json_bytes(encoder.encode(value, key)),)
+                    parts += (b"," if i else b"", quote(key).encode("utf-8", "surrogatepass"), b":")
+                    parts += pieces
                 parts.append(b"}")
         except RecursionError:
             raise EncodeError("the arguments are nested too deeply to be sent") from None

@@ -88,7 +88,7 @@ def _unb64(text: object) -> bytes:
     if not isinstance(text, str):
         raise DecodeError(f"expected base64 text, got {text!r}")
     if sys.version_info >= (3, 11):  # strict in C, where b64decode(validate=True) runs a regex first
-        return binascii.a2b_base64(text.encode("ascii"), strict_mode=True)
+        return binascii.a2b_base64(text, strict_mode=True)  # reads ASCII text in place: no copy
     return base64.b64decode(text.encode("ascii"), validate=True)
 
 
@@ -118,13 +118,14 @@ def scalar_text(value: Any) -> str | None:
     return None
 
 
-def json_scalar(value: Any) -> bytes | None:
-    """`scalar_text` as UTF-8, for bytes of any size. Large bytes are copied as few times as possible:
-    every copy of a big buffer is fresh memory to fault in."""
+def json_pieces(value: Any) -> tuple[bytes, ...] | None:
+    """`scalar_text` as UTF-8 pieces for the caller to join, for bytes of any size. Large bytes are
+    copied as few times as possible (every copy of a big buffer is fresh memory to fault in): their
+    base64 is a piece of its own, copied once more only by the final join."""
     if type(value) is bytes:
-        return b'{"$bytes":"' + base64.b64encode(value) + b'"}'
+        return (b'{"$bytes":"', base64.b64encode(value), b'"}')
     text = scalar_text(value)
-    return None if text is None else text.encode("utf-8", "surrogatepass")
+    return None if text is None else (text.encode("utf-8", "surrogatepass"),)
 
 
 def _tz_tree(tz: tzinfo | None) -> JSON:
