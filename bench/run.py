@@ -246,7 +246,7 @@ def our_network_sender(port: int, out: Path) -> Sender:
     noop = importlib.import_module("ours").noop.options(spooler=Remote(f"uwsgi://127.0.0.1:{port}"))
 
     def send(batch: str, total: int) -> None:
-        noop.spool(batch, total, b"")
+        noop.spool(batch, total, "")
 
     return send
 
