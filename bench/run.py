@@ -61,7 +61,6 @@ class Contender:
         self.name = name
         self.out = base / "out"
         self.out.mkdir(parents=True)
-        (self.out / "w").mkdir()
         spool = spool_base / f"{name.replace(' ', '_')}-{uuid.uuid4().hex[:8]}"
         spool.mkdir(parents=True)
         # A bigger mule queue for every contender alike, so a burst doesn't overflow it.
@@ -430,7 +429,10 @@ def main(argv: list[str] | None = None) -> int:
             return made
 
         raw = contender("raw uwsgi.spool", "raw.py", uwsgi_socket=True)
-        raw_write = contender("raw + one file write per task", "raw.py", env={"BENCH_WRITE": "1"})
+        # Its files go where ours keep their outcome records: beside the spool directories, on the same
+        # filesystem (tmpfs by default).
+        writes = Path(tempfile.mkdtemp(prefix="raw-writes-", dir=spool_base))
+        raw_write = contender("raw + one file write per task", "raw.py", env={"BENCH_WRITE": str(writes)})
         ours = contender("ours .spool()", "ours.py", uwsgi_socket=True)
         ours_call = contender("ours 0.7.3-style call", "ours.py", env={"BENCH_STYLE": "call"})
         ours_quiet = contender("ours store_result=False", "ours.py", env={"BENCH_STORE": "0"})

@@ -1,5 +1,5 @@
 """The floor: uwsgi.spool() with a hand-built dict, a spooler callable that does nothing (or writes
-one small file per task, when BENCH_WRITE is set), and uwsgi.mule_msg with a mule hook."""
+one small file per task into the directory BENCH_WRITE names), and uwsgi.mule_msg with a mule hook."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ import os
 import time
 
 import uwsgi
-from _benchapp import OUT, make_app, note, ran
+from _benchapp import make_app, note, ran
 
-WRITE = bool(os.environ.get("BENCH_WRITE"))
+WRITE = os.environ.get("BENCH_WRITE")
 
 
 def spooler(env: dict[object, bytes]) -> int:
@@ -20,7 +20,7 @@ def spooler(env: dict[object, bytes]) -> int:
             chain(batch, int(env[b"hop"]) - 1)
         return uwsgi.SPOOL_OK
     if WRITE:
-        with open(os.path.join(OUT, "w", f"{os.getpid()}-{time.perf_counter_ns()}"), "w") as f:
+        with open(os.path.join(WRITE, f"{os.getpid()}-{time.perf_counter_ns()}"), "w") as f:
             f.write("x")
     ran(batch, total)
     return uwsgi.SPOOL_OK
