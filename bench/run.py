@@ -184,10 +184,10 @@ def mule_flood(contenders: dict[Contender, str], reps: int, n: int) -> dict[str,
     found: dict[str, list[float]] = {label: [] for label in contenders.values()}
     for _, contender in alternate(list(contenders), reps):
         batch = batch_id()
-        started = time.time()
-        contender.get(f"/mule?n={n}&batch={batch}")
+        # Timed from the worker's first send: the HTTP request that asks for the burst is not in it.
+        first_send = contender.get(f"/mule?n={n}&batch={batch}")["first_send"]
         done = contender.marker(f"done-{batch}", 60)
-        found[contenders[contender]].append((done["last"] - started) / n * 1e6)
+        found[contenders[contender]].append((done["last"] - first_send) / n * 1e6)
     return found
 
 
@@ -331,6 +331,17 @@ def machine() -> dict[str, Any]:
     }
 
 
+def code() -> str:
+    """The commit measured (``git describe --always --dirty``), or "unknown" outside a checkout."""
+    described = subprocess.run(
+        ["git", "-C", str(ROOT), "describe", "--always", "--dirty"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return described.stdout.strip() or "unknown"
+
+
 def python_speed() -> float:
     """Microseconds this machine takes now for a fixed piece of pure Python (a small dict to JSON).
 
@@ -358,7 +369,7 @@ def table(results: dict[str, Any]) -> str:
         f"Machine: {results['machine']['cpu']}, {results['machine']['cores']} cores, Python "
         f"{results['machine']['python']}, uWSGI {results['machine']['uwsgi']}; "
         f"spool on {results['spool_base']}; "
-        f"{results['reps']} alternating repetitions.",
+        f"{results['reps']} alternating repetitions; code {results.get('code', 'unknown')}.",
         "",
     ]
     speed = results.get("python_speed_µs")
@@ -421,6 +432,7 @@ def main(argv: list[str] | None = None) -> int:
         stack.callback(subprocess.run, ["rm", "-rf", str(spool_base)], check=False)
         results["spool_base"] = str(args.spool_base or tempfile.gettempdir())
         results["machine"] = machine()
+        results["code"] = code()
         results["python_speed_µs"] = {"before": python_speed()}
 
         def contender(name: str, app: str, **kwargs: Any) -> Contender:
@@ -498,6 +510,7 @@ def main(argv: list[str] | None = None) -> int:
             None,
             "Target: median ≤ 20 ms, no CPU burned while waiting (CPU ms spent during a 200 ms wait).",
         )
+        trips = 5 if quick else 100
         mules = {
             raw: "raw uwsgi.mule_msg",
             ours: "ours .mule()",
@@ -507,11 +520,11 @@ def main(argv: list[str] | None = None) -> int:
         record(
             "5. mule round trip, small message, one at a time",
             "µs from the send to the task starting in the idle mule, lower is better",
-            mule_trips(mules, reps, 5 if quick else 100),
+            mule_trips(mules, reps, trips),
             mules[raw],
             "Target: ours ≤ 1.5× raw uwsgi.mule_msg. store_result=False is fire and forget, as raw "
             "is; by default a mule task records that it started before it runs (and how it ended, "
-            "after). Each figure is the median of 100 trips.",
+            f"after). Each figure is the median of {trips} trips.",
         )
         record(
             "5b. mule throughput, small messages sent in a burst",
@@ -527,9 +540,9 @@ def main(argv: list[str] | None = None) -> int:
         scaling: dict[str, list[float]] = {}
         for size in sizes:
             count = 20 if size >= 256 * kib or quick else 2000
-            cost = enqueue_cost([raw, ours], reps, min(count, 200), size)
-            rate = execution_rate([raw, ours], reps, count, size)
-            for who, name in (("ours", ours.name), ("raw", raw.name)):
+            cost = enqueue_cost([raw, ours_quiet], reps, min(count, 200), size)
+            rate = execution_rate([raw, ours_quiet], reps, count, size)
+            for who, name in (("ours", ours_quiet.name), ("raw", raw.name)):
                 scaling[f"{size} B: enqueue µs, {who}"] = cost[name]
                 scaling[f"{size} B: run µs, {who}"] = [1e6 / r for r in rate[name]]
         record(
@@ -537,9 +550,10 @@ def main(argv: list[str] | None = None) -> int:
             "µs per task, one bytes argument of the size shown",
             scaling,
             None,
-            "Target: linear in size, with no step at the 64 KiB packet limit (60 KiB vs 70 KiB). Raw "
-            "uwsgi.spool() writes the payload and its spooler never reads it; ours encodes it (base64 in "
-            "JSON) and decodes it before the task runs.",
+            "Target: linear in size, with no step at the 64 KiB packet limit (60 KiB vs 70 KiB). Ours is "
+            "store_result=False, so that neither side writes anything but the task. Raw uwsgi.spool() "
+            "writes the payload and its spooler never reads it; ours encodes it (base64 in JSON) and "
+            "decodes it before the task runs.",
         )
         assert raw.socket_port is not None and ours.socket_port is not None
         senders = [
