@@ -72,11 +72,12 @@ def _slot() -> int:
     return _my_slot
 
 
-# A slot's fields, written one at a time by its spooler (two per task each way: these run per task).
+# A slot's fields, written one at a time by its spooler (two per task each way: these run per task),
+# where _SLOT lays them out: the counter first, the running flag next, the finish time last.
 _STARTED: Final = struct.Struct("=I")
-_RUNNING_AT: Final = 4
+_RUNNING_AT: Final = _STARTED.size
 _FINISHED: Final = struct.Struct("=Q")
-_FINISHED_AT: Final = 8
+_FINISHED_AT: Final = _SLOT.size - _FINISHED.size
 
 # This spooler process's own state, for its spell thread.
 _started = 0  # tasks started
