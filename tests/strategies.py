@@ -13,7 +13,7 @@ from hypothesis import assume
 from hypothesis import strategies as st
 
 from uwsgi_tasks import Jitter, RetryPolicy
-from uwsgi_tasks._spec import TaskSpec
+from uwsgi_tasks._spec import LAST_SECOND, PRIORITIES, TaskSpec
 from uwsgi_tasks.testing import first_difference, strategies
 
 
@@ -119,8 +119,8 @@ def specs(draw: st.DrawFn, args: st.SearchStrategy[Any] | None = None) -> TaskSp
         args=tuple(draw(st.lists(args, max_size=4))),
         kwargs=draw(st.dictionaries(texts.filter(str.isidentifier) | texts, args, max_size=4)),
         attempt=draw(st.integers(1, 50)),
-        at=draw(st.none() | st.integers(0, 2**40)),
-        priority=draw(st.none() | st.integers(0, 10**6)),
+        at=draw(st.none() | st.integers(0, LAST_SECOND)),
+        priority=draw(st.none() | st.integers(0, PRIORITIES - 1)),
         spooler=draw(st.none() | st.just("/var/spool/app")),
         mule=draw(st.none() | st.integers(0, 8) | st.sampled_from(["farm1", "ünïcode"])),
         working_dir=draw(st.none() | texts),

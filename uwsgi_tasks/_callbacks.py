@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from . import _codec, _kick, _mule, _spooler, _uwsgi, _waker
+from . import _codec, _config, _kick, _mule, _registry, _spooler, _uwsgi, _waker
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -54,6 +54,12 @@ def set_uwsgi_callbacks() -> None:
     global _previous_spooler, _previous_mule_hook, _previous_post_fork_hook
     if not _uwsgi.RUNNING:
         return
+    # Before anything is forked, so that every process inherits it: imports never come from a spool
+    # directory, the shared store's client is already imported, and a broken secret stops the
+    # application from loading (rather than each task failing later).
+    _registry.pin_import_path()
+    _config.import_store_client()
+    _config.signing_keys()
     _kick.create_board()
     current = _uwsgi.installed_spooler()
     if current is not spooler:

@@ -15,17 +15,31 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
 from . import _codec, _config, _external, _spooldir, _status, _waker
 from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
 from ._outcome import TaskStatus
-from ._results import FileResultStore, state_dir
-from ._spec import TaskSpec, new_task_id, unix_time
+from ._results import FileResultStore
+from ._spec import TaskSpec, new_task_id, priority_number, unix_time
+from ._spooldir import read_regular, state_dir
 from ._targets import Remote, SpoolDirectory, spooler_dir
 
 Row = dict[str, Any]
+
+#: What `send` accepts as a task: ``package.module:Class.function``, identifiers only.
+FUNCTION: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
+# A record or reason note is small; anything larger is not ours.
+_NOTE_LIMIT: Final = 1 << 20
+
+
+def printable(text: str) -> str:
+    """*text* with every character a terminal could act on escaped (controls, bidi overrides): what
+    a spool file holds must never rewrite the operator's screen."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
 def _when(seconds: Any) -> str | None:
@@ -83,8 +97,8 @@ def _set_aside(spool_dir: str) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]
             continue
         path = os.path.join(directory, name)
         try:
-            with open(path + ".reason.json", encoding="utf-8") as f:
-                reason = _text(json.load(f).get("reason"))
+            note = read_regular(path + ".reason.json", _NOTE_LIMIT)
+            reason = "" if note is None else _text(json.loads(note).get("reason"))
         except (OSError, ValueError, AttributeError):
             reason = ""
         try:
@@ -109,10 +123,10 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     out.write(f"{'STATUS':<10} {'TASK ID':<32} {'ATTEMPT':>7} {'AT':<25} {'SIZE':>8}  FUNCTION\n")
     for row in rows:
         attempt = "" if row["attempt"] is None else str(row["attempt"])
-        function = row["function"] or f"({row['reason']})"
+        function = printable(row["function"] or f"({row['reason']})")
         out.write(
-            f"{row['status']:<10} {row['task_id'] or '-':<32} {attempt:>7} {row['at'] or '-':<25} "
-            f"{row['size']:>8}  {function}\n"
+            f"{row['status']:<10} {printable(row['task_id']) or '-':<32} {attempt:>7} "
+            f"{row['at'] or '-':<25} {row['size']:>8}  {function}\n"
         )
     out.write(f"{len(rows)} task(s)\n")
     return 0
@@ -132,9 +146,9 @@ def _find(spool_dir: str, task_id: str) -> tuple[str | None, _spooldir.SpoolEntr
 def _record(spool_dir: str, task_id: str) -> dict[str, Any] | None:
     store = FileResultStore(spool_dir)
     try:
-        with open(store.path_of(task_id), "rb") as f:
-            return _codec.outcome_tree(f.read())
-    except (FileNotFoundError, DecodeError, ValueError):
+        stored = read_regular(store.path_of(task_id), _config.max_task_size() + _NOTE_LIMIT)
+        return None if stored is None else _codec.outcome_tree(stored)
+    except (DecodeError, ValueError):
         return None
 
 
@@ -178,8 +192,8 @@ def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
         return 0
     for key, value in details.items():
         if value not in (None, "", {}):
-            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else value
-            out.write(f"{key + ':':<10} {shown}\n")
+            shown = json.dumps(value, ensure_ascii=False) if isinstance(value, dict) else str(value)
+            out.write(f"{key + ':':<10} {printable(shown)}\n")
     return 0
 
 
@@ -202,11 +216,12 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
     path, entry = found
     priority = entry.spec.get("priority") if entry.spec else None
     directory = args.spool_dir
-    if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0:
-        directory = os.path.join(directory, str(priority))
-        os.makedirs(directory, exist_ok=True)
+    if isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority < 2**31:
+        directory = _spooldir.real_dir(os.path.join(directory, str(priority)))
     target = os.path.join(directory, os.path.basename(path))
-    os.utime(path)  # due now, whatever its at= was
+    if os.path.lexists(target):
+        raise FileExistsError(f"{target} exists: not replacing it")
+    os.utime(path, follow_symlinks=False)  # due now, whatever its at= was
     os.rename(path, target)
     for leftover in (path + ".reason.json", FileResultStore(args.spool_dir).path_of(args.task_id)):
         if os.path.exists(leftover):
@@ -235,7 +250,7 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     before = time.time() - (args.older_than or 0)
     removed = 0
     for path, _, _ in list(_set_aside(args.spool_dir)):
-        if os.stat(path).st_mtime <= before:
+        if os.lstat(path).st_mtime <= before:
             for name in (path, path + ".reason.json"):
                 if os.path.exists(name):
                     os.unlink(name)
@@ -249,12 +264,12 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
     for name in names:
         path = os.path.join(store.root, name)
         try:
-            if os.stat(path).st_mtime > before:
+            if os.lstat(path).st_mtime > before:
                 continue
             if args.failed:
-                with open(path, "rb") as f:
-                    if _codec.outcome_tree(f.read()).get("status") not in failed:
-                        continue
+                stored = read_regular(path, _config.max_task_size() + _NOTE_LIMIT)
+                if stored is None or _codec.outcome_tree(stored).get("status") not in failed:
+                    continue
             os.unlink(path)
             removed += 1
         except (FileNotFoundError, DecodeError):
@@ -265,8 +280,7 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
 
 def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     target = Remote.parse(args.target) if args.target.startswith("uwsgi://") else SpoolDirectory(args.target)
-    module, _, qualname = args.function.partition(":")
-    if not (module and qualname):
+    if not FUNCTION.fullmatch(args.function):
         raise ValueError(f"a task is module:qualname (myapp.tasks:send_email), not {args.function!r}")
     try:
         values = [json.loads(value) for value in args.args]
@@ -277,11 +291,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError("--kwargs takes a JSON object")
     if args.store:
         _config.configure(result_store=args.store)
-    at = (
-        None
-        if args.at is None
-        else unix_time(float(args.at[1:]) + time.time() if args.at[0] == "+" else args.at)
-    )
+    at = None if args.at is None else _at(args.at)
     spec = TaskSpec(
         function=args.function,
         task_id=new_task_id(),
@@ -289,7 +299,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
         args=tuple(values),
         kwargs=kwargs,
         at=at,
-        priority=args.priority,
+        priority=None if args.priority is None else priority_number(args.priority),
         spooler=spooler_dir(target),
     )
     handle = _external.send(target, _codec.outgoing(spec))
@@ -297,6 +307,15 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
     if args.wait is not None:
         out.write(json.dumps(handle.result(timeout=args.wait), default=repr) + "\n")
     return 0
+
+
+def _at(text: str) -> int:
+    """``--at``: unix seconds, or ``+SECONDS`` from now; validated as the API's ``at=`` is."""
+    try:
+        when = float(text[1:]) + time.time() if text[:1] == "+" else float(text)
+    except ValueError:
+        raise ValueError(f"at= takes unix seconds or +SECONDS, not {text!r}") from None
+    return unix_time(when)
 
 
 def _parser() -> argparse.ArgumentParser:

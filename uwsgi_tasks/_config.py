@@ -7,13 +7,17 @@ re-executes itself with the environment uWSGI's ``env`` option added to).
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
+import re
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Final
 
 import attrs
+
+from ._exceptions import ConfigurationError
 
 SECRET_ENV: Final = "UWSGITASKS_SECRET"  # noqa: S105 -- the variable's name, not a secret
 RESULT_STORE_ENV: Final = "UWSGITASKS_RESULT_STORE"
@@ -35,6 +39,12 @@ class _Settings:
     result_ttl: float = 7 * 86400.0
     trust_legacy_pickles: bool = False
     result_store: str | None = None
+    task_modules: tuple[str, ...] = ()
+    max_task_size: int = 32 * 1024 * 1024
+
+
+#: A dotted module name: nothing else may be imported for a task.
+MODULE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 _settings = _Settings()
@@ -55,6 +65,8 @@ def configure(
     result_ttl: float | timedelta | _Unset = _UNSET,
     trust_legacy_pickles: bool | _Unset = _UNSET,
     result_store: str | _Unset | None = _UNSET,
+    task_modules: Sequence[str] | _Unset = _UNSET,
+    max_task_size: int | _Unset = _UNSET,
 ) -> None:
     """Set the secret that signs pickled payloads, in this process.
 
@@ -71,7 +83,15 @@ def configure(
         result_store: where outcomes (and notes, and tasks sent by reference) are kept: a Redis URL
             (``redis://host:6379/0``, needs the ``redis`` package) shared by every host whose handles
             should see them; ``None`` goes back to the ``UWSGITASKS_RESULT_STORE`` environment
-            variable, and without it to files beside each spool directory.
+            variable, and without it to files beside each spool directory. Its client library is
+            imported here, in the process that configures it (uWSGI's master), never later in a
+            spooler whose working directory is a spool directory.
+        task_modules: modules (a name covers its submodules) that a spooler or mule may import to
+            find the task an *unsigned* spool file or mule message names. Without a secret, a task
+            must otherwise be registered already: imported by the application before the fork.
+            Tasks signed with the secret may import their module wherever they run.
+        max_task_size: the largest spool file body, mule message or payload accepted, in bytes
+            (32 MiB by default); anything larger is set aside unread.
 
     Every process that sends or runs tasks needs the same secret: configure it where the tasks module
     is imported, so workers, spoolers and mules all see it.
@@ -94,6 +114,40 @@ def configure(
         if result_store is not None and not result_store.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"result_store takes a Redis URL (redis://host:port/db), not {result_store!r}")
         _settings.result_store = result_store
+        if result_store is not None:
+            import_store_client()
+    if task_modules is not _UNSET:
+        names = (task_modules,) if isinstance(task_modules, str) else tuple(task_modules)
+        for name in names:
+            if not (isinstance(name, str) and MODULE_NAME.fullmatch(name)):
+                raise ValueError(f"task_modules takes dotted module names, not {name!r}")
+        _settings.task_modules = names
+    if max_task_size is not _UNSET:
+        if isinstance(max_task_size, bool) or not isinstance(max_task_size, int) or max_task_size < 1024:
+            raise ValueError(f"max_task_size is a number of bytes >= 1024, not {max_task_size!r}")
+        _settings.max_task_size = max_task_size
+
+
+def import_store_client() -> None:
+    """Import the shared store's client library now, if one is configured and installed.
+
+    A spooler runs with its spool directory as the working directory, and uWSGI's ``sys.path``
+    starts with it: a first ``import redis`` there would load whatever ``redis.py`` someone put
+    beside the spool files. Imported in the master, the module is already in ``sys.modules``.
+    """
+    if result_store_url() is None:
+        return
+    # Missing, the store says so (with the package to install) when it is first used.
+    with contextlib.suppress(ImportError):
+        import redis  # noqa: F401 -- imported for sys.modules, see above
+
+
+def task_modules() -> tuple[str, ...]:
+    return _settings.task_modules
+
+
+def max_task_size() -> int:
+    return _settings.max_task_size
 
 
 def generation() -> int:
@@ -128,6 +182,11 @@ def signing_keys() -> tuple[bytes, ...]:
         secret = _settings.secret
         if secret is None:
             from_env = os.environ.get(SECRET_ENV)
+            if from_env is not None and not from_env.strip():
+                raise ConfigurationError(
+                    f"{SECRET_ENV} is set but empty: set it to a secret of at least 16 bytes, or unset "
+                    "it to run without one (an empty secret is never taken to mean 'no secret')"
+                )
             secret = _as_key(from_env) if from_env else None
         _keys = () if secret is None else (secret, *_settings.old_secrets)
     return _keys

@@ -228,6 +228,8 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     store = _mule.result_store() or _results.IN_PROCESS
     if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
         store.put(ran.outcome.for_store(spec.store_result))
+    if isinstance(ran.error, KeyboardInterrupt):
+        raise ran.error  # recorded FAILED, as Django's ImmediateBackend does; whoever pressed ^C stops
     handle: TaskHandle[R] = TaskHandle(
         spec.task_id,
         function=spec.function,

@@ -11,6 +11,7 @@ dropped) does not, so ``except UwsgiTasksError`` never swallows a retry request:
     │   └── DecodeError             a spool file or mule message can't be read (also a ValueError)
     ├── SpoolError                  uWSGI refused the task or the mule message
     ├── TaskNotFound                a message names no importable @task (also a LookupError)
+    ├── ProcessDied                 recorded when a task's process kept dying inside it
     ├── TaskFailed                  the task raised; carries the remote error as data
     ├── TaskCancelled               the task was cancelled before it ran
     └── ResultTimeout               no outcome within the timeout (also a TimeoutError)
@@ -58,6 +59,12 @@ class SpoolError(UwsgiTasksError):
 
 class TaskNotFound(UwsgiTasksError, LookupError):
     """A message names a function that can't be imported, or that is not decorated with `@task`."""
+
+
+class ProcessDied(UwsgiTasksError):
+    """The process running the task died inside it (SIGKILL, the OOM killer, a segfault, harakiri)
+    as often as its attempts allow; the task's outcome records this error, and its file is set aside.
+    """
 
 
 class TaskFailed(UwsgiTasksError):

@@ -161,7 +161,7 @@ def _call(spec: TaskSpec, task: Task[Any, Any], current: CurrentTask, started: f
         return Ran(outcome)
     except Retry as e:
         return _retry_or_fail(spec, current, ErrorInfo.from_exception(e), e, started)
-    except (Exception, SystemExit) as e:
+    except BaseException as e:  # KeyboardInterrupt, SystemExit, GeneratorExit too: never the process's end
         error = ErrorInfo.from_exception(e)
         if current.retry is not None and current.retry.should_retry(e):
             return attrs.evolve(_retry_or_fail(spec, current, error, None, started), error=e)

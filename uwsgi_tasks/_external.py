@@ -9,8 +9,8 @@ connection after its answer (a second packet on the same connection gets nothing
 2.0.31), so there is nothing to reuse or pool: every send is one connection.
 
 `SpoolDirectory`: a spool directory on this host written without uWSGI (``--spooler-external``'s
-trick): the file is written under a name the spooler ignores, then renamed into place, and a due note
-wakes the spooler (see `_waker`).
+trick): the file is written privately (0600) under a name the spooler ignores, then renamed into
+place, and a due note wakes the spooler (see `_waker`).
 
 Either works from a worker, a mule, a spooler task or a plain Python process. With a shared result
 store, the sender records the task QUEUED (or SCHEDULED) before sending it, so its handle sees it from
@@ -33,7 +33,7 @@ from ._exceptions import SpoolError
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import Outcome, TaskStatus
-from ._spooldir import PREFIX
+from ._spooldir import PREFIX, real_dir, write_private
 from ._targets import URL, Remote, SpoolDirectory
 
 logger = logging.getLogger("uwsgi_tasks")
@@ -155,20 +155,16 @@ def _to_directory(directory: str, out: _codec.Outgoing) -> str:
     message = _codec.spool_message(out)
     if not os.path.isdir(directory):  # never create it: no spooler would ever look there
         raise SpoolError(f"task {out.task_id} ({out.function}): no spool directory {directory}")
-    target = directory if out.priority is None else os.path.join(directory, str(out.priority))
     name = f"{PREFIX}{socket.gethostname()}_{os.getpid()}_{out.task_id}"
-    temporary, final = os.path.join(target, f".{name}.tmp"), os.path.join(target, name)
     try:
-        os.makedirs(target, exist_ok=True)
-        with open(temporary, "wb") as f:
-            f.write(_codec.pack_spool_file(message))
-        if out.at is not None:
-            os.utime(temporary, (out.at, out.at))
-        os.rename(temporary, final)
+        target = directory
+        if out.priority is not None:
+            target = real_dir(os.path.join(directory, str(out.priority)))
+        # Private, as uWSGI's own spool files are: whoever reads one can run it again.
+        write_private(os.path.join(target, name), _codec.pack_spool_file(message), 0o600, mtime=out.at)
     except OSError as e:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
         raise SpoolError(f"task {out.task_id} ({out.function}): can't write into {directory}: {e}") from e
+    final = os.path.join(target, name)
     try:
         _waker.note_due(directory, out.at if out.at is not None else int(time.time()))
     except OSError as e:  # spooled all the same: it runs at the spooler's next scan

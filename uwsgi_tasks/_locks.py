@@ -20,13 +20,15 @@ _FLOCK: Final = struct.Struct("@hhqqixxxx")
 
 #: The spool file the spooler in this process is running, if any (set by the spooler executor).
 running_here: str | None = None
+# Never through a symlink, never waiting on a FIFO someone put in the spool directory.
+_OPEN: Final = os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def holder(path: str) -> int | None:
     """The pid of the process holding a write lock on *path*, or None. FileNotFoundError if gone."""
     if path == running_here:
         return os.getpid()
-    fd = os.open(path, os.O_RDONLY)
+    fd = os.open(path, os.O_RDONLY | _OPEN)
     try:
         probe = _FLOCK.pack(fcntl.F_WRLCK, os.SEEK_SET, 0, 0, 0)
         kind, _, _, _, pid = _FLOCK.unpack(fcntl.fcntl(fd, fcntl.F_GETLK, probe))
@@ -44,7 +46,7 @@ def locked(path: str) -> Iterator[bool]:
     if path == running_here:
         yield False
         return
-    fd = os.open(path, os.O_RDWR)
+    fd = os.open(path, os.O_RDWR | _OPEN)
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -9,8 +9,8 @@ from typing import Any
 
 import attrs
 
-from . import _codec, _uwsgi
-from ._exceptions import ConfigurationError, DecodeError, EncodeError, SpoolError
+from . import _codec, _registry, _uwsgi
+from ._exceptions import ConfigurationError, DecodeError, EncodeError, SpoolError, TaskNotFound
 from ._execute import execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
@@ -80,12 +80,24 @@ def _record(outcome: Outcome) -> None:
 
 def run_message(message: bytes) -> None:
     """Run one mule message; nothing escapes, so the mule keeps serving."""
-    decode = _codec.decode_mule if _codec.is_mule_message(message) else _codec.decode_legacy_mule
     try:
-        spec = decode(message)
-    except DecodeError as e:
+        _run_message(message)
+    except BaseException:  # nothing may end the mule
+        logger.exception("mule %d: unexpected error in a %d-byte message", _uwsgi.mule_id(), len(message))
+
+
+def _run_message(message: bytes) -> None:
+    _registry.pin_import_path()
+    try:
+        if _codec.is_mule_message(message):
+            spec = _codec.decode_mule(message, _registry.resolve)
+        else:
+            spec = _codec.decode_legacy_mule(message)
+    except (DecodeError, TaskNotFound) as e:
+        # Dropped, with nothing recorded: a mule message can't be set aside, and with a secret no
+        # outcome is written from a message that did not verify.
         logger.error(
-            "mule %d: dropped an undecodable uwsgi_tasks message (%d bytes): %s",
+            "mule %d: dropped a uwsgi_tasks message (%d bytes) it can't run: %s",
             _uwsgi.mule_id(),
             len(message),
             e,

@@ -81,7 +81,7 @@ class _Handler(Generic[R]):
     def _handle(self, signum: int) -> None:
         try:
             self.fn(signum)
-        except Exception:
+        except BaseException:  # SystemExit or KeyboardInterrupt too: the process serves on
             logger.exception("%s %s failed on signal %d", self.kind, self.name, signum)
 
     def run(self, signum: int | None = None) -> R:

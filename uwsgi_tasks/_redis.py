@@ -48,7 +48,7 @@ class RedisResultStore:
         pipe.execute()
 
     def get(self, task_id: str) -> Outcome | None:
-        return readable(self._redis.get(self._key("result", task_id)))
+        return readable(self._redis.get(self._key("result", task_id)), task_id)
 
     def version(self) -> object:
         return self._redis.get(self._version)
@@ -61,11 +61,12 @@ class RedisResultStore:
         )
 
     def put_note(self, task_id: str, kind: str, data: bytes) -> None:
-        self._redis.set(self._key(f"note:{kind}", task_id), data, ex=_seconds(result_ttl()))
+        sealed = _codec.seal_note(task_id, kind, data)
+        self._redis.set(self._key(f"note:{kind}", task_id), sealed, ex=_seconds(result_ttl()))
 
     def get_note(self, task_id: str, kind: str) -> bytes | None:
-        data: bytes | None = self._redis.get(self._key(f"note:{kind}", task_id))
-        return data
+        stored: bytes | None = self._redis.get(self._key(f"note:{kind}", task_id))
+        return None if stored is None else _codec.open_note(task_id, kind, stored)
 
     def put_payload(self, task_id: str, data: bytes, ttl: float) -> None:
         self._redis.set(self._key("payload", task_id), data, ex=_seconds(ttl))

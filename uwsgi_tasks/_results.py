@@ -1,13 +1,16 @@
-"""Where outcomes are kept: a directory beside the spool files that the spooler never scans.
+"""Where outcomes are kept: files beside the spool files (``.uwsgi_tasks/results/``, see `_spooldir`),
+or a shared store every host sees.
 
-uWSGI only looks at ``uwsgi_spoolfile_on_*`` files and, with ``--spooler-ordered``, numeric
-directories; ``<spool dir>/.uwsgi_tasks/`` is neither. Each record is written to a temporary name and
-renamed into place, so a reader sees a whole record or none.
+Each record is written whole under a fresh name and renamed into place, so a reader sees a whole
+record or none; a record that can't be written whole raises (the spooler then keeps the task's
+file, to try again). With a secret, records and notes are signed and bound to their task id, and a
+record that doesn't verify is no record.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 from collections import OrderedDict
@@ -17,13 +20,13 @@ from . import _codec, _config
 from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
-
-STATE_DIR: Final = ".uwsgi_tasks"
+from ._spooldir import read_regular, state_dir, state_subdir, write_private
 
 # Records older than the TTL are removed by whoever writes records, at most this often per process.
 _PRUNE_EVERY: Final = 60.0
 _pruned: dict[str, float] = {}
-_WRITE: Final = os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+# A record is a few hundred bytes; its value is limited like a task's.
+_RECORD_LIMIT_EXTRA: Final = 0x10000
 
 
 def file_store(spool_dir: str) -> FileResultStore:
@@ -120,17 +123,13 @@ class SharedStore(ResultStore, Protocol):
     def discard_payload(self, task_id: str) -> None: ...
 
 
-def state_dir(spool_dir: str) -> str:
-    return os.path.join(spool_dir, STATE_DIR)
-
-
-def readable(record: bytes | None) -> Outcome | None:
-    """The outcome in a stored *record*; None when there is none, or it can't be read (every store
-    treats a damaged record as no record)."""
+def readable(record: bytes | None, task_id: str) -> Outcome | None:
+    """The outcome of *task_id* in a stored *record*; None when there is none, or it can't be read
+    (every store treats a damaged, forged or misplaced record as no record)."""
     if record is None:
         return None
     try:
-        return _codec.decode_outcome(record)
+        return _codec.decode_outcome(record, task_id)
     except DecodeError:
         return None
 
@@ -151,13 +150,14 @@ class FileResultStore:
 
     def __init__(self, spool_dir: str) -> None:
         self.spool_dir = spool_dir
-        self.root = f"{spool_dir}/{STATE_DIR}/results"
+        self.root = os.path.join(state_dir(spool_dir), "results")
 
     def path_of(self, task_id: str) -> str:
         """The file of *task_id*'s record (ValueError if it is not a task id)."""
         return f"{self.root}/{checked_id(task_id)}"
 
     def put(self, outcome: Outcome) -> None:
+        """Write *outcome* whole, or raise (OSError: a full disk, a directory that is not ours)."""
         self._write(self.path_of(outcome.task_id), _codec.encode_outcome(outcome))
         now = time.monotonic()
         if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
@@ -167,27 +167,15 @@ class FileResultStore:
     def put_note(self, task_id: str, kind: str, data: bytes) -> None:
         """Keep *data* beside the task's record (an integration's own facts about the task, e.g. what
         Django's TaskResult needs); it expires with the records."""
-        self._write(f"{self.path_of(task_id)}.{kind}", data)
+        self._write(f"{self.path_of(task_id)}.{kind}", _codec.seal_note(task_id, kind, data))
 
     def get_note(self, task_id: str, kind: str) -> bytes | None:
-        try:
-            with open(f"{self.path_of(task_id)}.{kind}", "rb") as f:
-                return f.read()
-        except FileNotFoundError:
-            return None
+        stored = read_regular(f"{self.path_of(task_id)}.{kind}", _config.max_task_size())
+        return None if stored is None else _codec.open_note(task_id, kind, stored)
 
     def _write(self, final: str, data: bytes) -> None:
-        temporary = f"{final}.{os.getpid()}.{threading.get_ident()}.tmp"
-        try:
-            fd = os.open(temporary, _WRITE, 0o640)
-        except FileNotFoundError:  # the first record of this directory
-            os.makedirs(self.root, mode=0o750, exist_ok=True)
-            fd = os.open(temporary, _WRITE, 0o640)
-        try:
-            os.write(fd, data)
-        finally:
-            os.close(fd)
-        os.replace(temporary, final)  # readers see the whole record or the previous one
+        state_subdir(self.spool_dir, "results")  # made, and checked not to lead elsewhere, once
+        write_private(final, data, 0o640)  # readers see the whole record or the previous one
 
     def prune(self, before: float) -> int:
         """Remove the records last written before unix time *before*; how many were removed."""
@@ -198,8 +186,9 @@ class FileResultStore:
             return 0
         for entry in entries:
             try:
-                if entry.stat().st_mtime < before:
-                    os.unlink(entry.path)
+                info = entry.stat(follow_symlinks=False)
+                if info.st_mtime < before or not stat.S_ISREG(info.st_mode):
+                    os.unlink(entry.path)  # (a link itself, never what it points to)
                     removed += 1
             except FileNotFoundError:
                 continue
@@ -213,10 +202,10 @@ class FileResultStore:
 
     def get(self, task_id: str) -> Outcome | None:
         try:
-            with open(self.path_of(task_id), "rb") as f:
-                return readable(f.read())
-        except FileNotFoundError:
+            stored = read_regular(self.path_of(task_id), _config.max_task_size() + _RECORD_LIMIT_EXTRA)
+        except DecodeError:
             return None
+        return readable(stored, task_id)
 
     def __repr__(self) -> str:
         return f"<FileResultStore {self.root}>"

@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
 import attrs
 
@@ -52,6 +52,12 @@ def new_task_id() -> str:
     return os.urandom(16).hex()
 
 
+#: The last second of year 9999: a later ``at`` is no date (it overflows every date type).
+LAST_SECOND: Final = 253402300799
+#: Priorities are directory names uWSGI parses as a C int.
+PRIORITIES: Final = 2**31
+
+
 def unix_time(when: When, *, now: float | None = None) -> int:
     """The whole unix second a task scheduled *when* may start, never earlier than asked.
 
@@ -71,8 +77,8 @@ def unix_time(when: When, *, now: float | None = None) -> int:
         raise TypeError(f"at= takes unix seconds, a datetime or a timedelta, not {when!r}")
     else:
         seconds = float(when)
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"at= must be a time after 1970, not {when!r}")
+    if not (math.isfinite(seconds) and 0 <= seconds <= LAST_SECOND):
+        raise ValueError(f"at= must be a time between 1970 and the end of year 9999, not {when!r}")
     return math.ceil(seconds)
 
 
@@ -81,8 +87,8 @@ def priority_number(priority: int | str) -> int:
 
     Lower numbers run first. 0.7.3 documented strings; numeric strings keep working.
     """
-    if isinstance(priority, str) and priority.isascii() and priority.isdigit():
-        return int(priority)
-    if isinstance(priority, int) and not isinstance(priority, bool) and priority >= 0:
+    if isinstance(priority, str) and priority.isascii() and priority.isdigit() and len(priority) < 11:
+        priority = int(priority)
+    if isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority < PRIORITIES:
         return priority
     raise ValueError(f"priority must be an integer >= 0 (lower runs first), not {priority!r}")

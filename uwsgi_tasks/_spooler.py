@@ -10,13 +10,20 @@ from typing import Any
 
 import attrs
 
-from . import _codec, _kick, _locks, _mule, _uwsgi, _waker
-from ._exceptions import ConfigurationError, DecodeError, ExecutorUnavailable, SpoolError
+from . import _codec, _config, _kick, _locks, _mule, _registry, _spooldir, _starts, _uwsgi, _waker
+from ._exceptions import (
+    ConfigurationError,
+    DecodeError,
+    ExecutorUnavailable,
+    ProcessDied,
+    SpoolError,
+    TaskNotFound,
+)
 from ._execute import Ran, execute
 from ._handle import TaskHandle
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import SharedStore, shared, state_dir, store_for
+from ._results import SharedStore, shared, store_for
 from ._spec import TaskSpec
 
 logger = logging.getLogger("uwsgi_tasks")
@@ -117,62 +124,95 @@ def _home() -> str:
 
 
 def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
-    """Move a spool file out of the spooler's way, with the reason beside it; the new path."""
-    directory = os.path.join(state_dir(spool_root(path)), "set_aside")
+    """Move a spool file out of the spooler's way, with the reason beside it; the new path, or None
+    if it could not be moved (it stays where it is: uWSGI runs it again at a later scan).
+
+    *task_id* is only given when it was read from a task that verified (or when there is no secret):
+    whoever looks at the set-aside file must not be told a forged id.
+    """
     try:
-        os.makedirs(directory, mode=0o750, exist_ok=True)
+        directory = _spooldir.state_subdir(spool_root(path), "set_aside")
         target = os.path.join(directory, os.path.basename(path))
+        if os.path.lexists(target):  # never replace an earlier set-aside file of the same name
+            target = f"{target}.{time.time_ns()}"
         # The reason first, whole: whoever sees the set-aside file can read why.
         note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
-        with open(f"{target}.reason.json.tmp", "w", encoding="utf-8") as f:
-            json.dump(note, f)
-        os.replace(f"{target}.reason.json.tmp", f"{target}.reason.json")
+        _spooldir.write_private(f"{target}.reason.json", json.dumps(note).encode(), 0o640)
         os.rename(path, target)
     except OSError as e:
-        logger.error("can't set spool file %s aside (%s): %s", path, reason, e)
+        logger.error("can't set spool file %s aside (%s), kept: %s", path, reason, e)
         return None
     logger.error("spool file %s set aside to %s: %s", path, target, reason)
     return target
 
 
-def _record(path: str, outcome: Outcome) -> None:
+def _record(path: str, outcome: Outcome) -> bool:
+    """Record *outcome*; False (and the error logged) when it can't be: the caller keeps the task's
+    file, so that it runs again and its outcome is not lost."""
     try:
         store_for(spool_root(path)).put(outcome)
     except Exception:
-        logger.exception("task %s: can't record its outcome", outcome.task_id)
+        logger.exception("task %s: can't record its outcome; its spool file is kept", outcome.task_id)
+        return False
+    return True
 
 
 def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
     """Write the next attempt, then let uWSGI delete this file: a crash between the two steps
-    leaves both files (the task may run twice), never neither."""
+    leaves both files (a copy that already ran is then set aside, see `_already_ran`), never neither."""
     assert ran.next_attempt is not None
     try:
         handle = send(ran.next_attempt)
-    except Exception as e:
-        failed = attrs.evolve(ran.outcome, status=TaskStatus.FAILED, error=ErrorInfo.from_exception(e))
-        _record(path, failed)
-        set_aside(path, f"could not write the retry of attempt {spec.attempt}: {e!r}", spec.task_id)
-        return _uwsgi.SPOOL_RETRY  # the file was moved; SPOOL_OK would make uWSGI fail to unlink it
+    except Exception as e:  # a full disk, a spooler gone: this attempt's file stays, to run again
+        logger.error("task %s: can't write its retry, kept to run again: %r", spec.task_id, e)
+        return _uwsgi.SPOOL_RETRY
+    # The next attempt is spooled: whether or not its RETRYING record is written, this file is done.
     _record(path, attrs.evolve(ran.outcome, next_spool_file=handle.spool_file))
     return _uwsgi.SPOOL_OK
 
 
-def _record_undecodable(path: str, env: SpoolerEnv, error: DecodeError) -> None:
-    """A FAILED outcome for a task whose values couldn't be read, if its id can still be read."""
+class _Admission:
+    """The `_codec.Admit` callback of one decode: finds the task, and remembers that it was called,
+    which means the file verified (with a secret) before its values were read."""
+
+    def __init__(self) -> None:
+        self.verified = False
+
+    def __call__(self, function: str) -> object:
+        self.verified = True
+        return _registry.resolve(function)
+
+
+def _record_undecodable(path: str, env: SpoolerEnv, error: Exception, *, verified: bool) -> str | None:
+    """A FAILED outcome for a task that can't run (its values can't be read, it names no task), if
+    its id can be read and trusted; the id, for the set-aside note.
+
+    Trusted means *verified* against the secret, or no secret at all (whoever can write spool files
+    is trusted then). With a secret nothing read from a file that did not verify is ever written as
+    an outcome: an unsigned file could otherwise fail another task by naming its id.
+    """
+    if not verified and _config.signing_keys():
+        return None
     try:
-        task_id = _codec.spec_tree(env).get("task_id")
-        attempt = int(_codec.spec_tree(env).get("attempt", 1))
-    except (DecodeError, TypeError, ValueError):
-        return
-    if isinstance(task_id, str) and task_id.isalnum() and task_id.isascii():
+        tree = _codec.spec_tree(env)
+        task_id, attempt = tree.get("task_id"), tree.get("attempt", 1)
+        if not (
+            isinstance(task_id, str) and 0 < len(task_id) <= 64 and task_id.isalnum() and task_id.isascii()
+        ):
+            return None
+        if type(attempt) is not int or not 1 <= attempt <= 1_000_000:
+            attempt = 1
         before = store_for(spool_root(path)).get(task_id)
         if before is not None and before.status.done:
-            return  # e.g. a duplicate of a task that already ran: its outcome stands
+            return task_id  # e.g. a duplicate of a task that already ran: its outcome stands
         now = time.time()
         _record(
             path,
             Outcome(task_id, TaskStatus.FAILED, attempt, now, now, error=ErrorInfo.from_exception(error)),
         )
+    except Exception:  # whatever a poisoned file makes us raise, it is set aside
+        return None
+    return task_id
 
 
 def _hand_to_mule(path: str, spec: TaskSpec) -> int:
@@ -196,22 +236,33 @@ def run_spooled(env: SpoolerEnv) -> int:
         if not _kick.watching():
             _kick.watch(spool_root(path))
         code = _run(path, env)
-        return code
+    except BaseException:  # nothing may end the spooler: the file is kept instead
+        logger.exception("spool file %s: unexpected error, kept to try again", path)
+        code = _uwsgi.SPOOL_RETRY
     finally:
         kept = code != _uwsgi.SPOOL_OK and (path is None or os.path.exists(path))
         _kick.task_finished(kept=kept)
+    return code
 
 
 def _run(path: str, env: SpoolerEnv) -> int:
+    _registry.pin_import_path()
     store = shared()
+    admission = _Admission()
     try:
         if _codec.is_legacy_spool_message(env):
             spec = _codec.decode_legacy_spool(env)
         else:
-            spec = _codec.decode_spool(env, store.get_payload if store is not None else None)
+            fetch = store.get_payload if store is not None else None
+            spec = _codec.decode_spool(env, fetch, admission)
+    except TaskNotFound as e:  # it verified (or there is no secret), and names no task we can run
+        task_id = _record_undecodable(path, env, e, verified=admission.verified)
+        set_aside(path, str(e), task_id)
+        return _uwsgi.SPOOL_RETRY
     except DecodeError as e:
-        _record_undecodable(path, env, e)  # before the move: whoever sees it moved finds the outcome
-        set_aside(path, f"undecodable: {e}")
+        # Before the move: whoever sees it moved finds the outcome.
+        task_id = _record_undecodable(path, env, e, verified=admission.verified)
+        set_aside(path, f"undecodable: {e}", task_id)
         return _uwsgi.SPOOL_RETRY  # moved away: there is nothing left for uWSGI to delete or retry
     except Exception as e:  # the shared store is down: keep the file, uWSGI tries again at a scan
         logger.error("spool file %s: can't fetch the task it refers to (kept, to try again): %r", path, e)
@@ -229,34 +280,113 @@ def _run(path: str, env: SpoolerEnv) -> int:
     return code
 
 
+def _already_ran(root: str, spec: TaskSpec) -> str | None:
+    """Why this attempt of *spec* must not run, if it already ran: a copy of its spool file (a replay,
+    or the file of an attempt whose retry was written before a crash). Known for as long as its
+    record (or silent-success marker) is kept: the result TTL. OSError etc. if that can't be read."""
+    before = store_for(root).get(spec.task_id)
+    if before is not None and (
+        before.status.done or (before.status is TaskStatus.RETRYING and before.attempts >= spec.attempt)
+    ):
+        return f"already ran: task {spec.task_id} is {before.status.value} after attempt {before.attempts}"
+    if not spec.store_result and _starts.ran_silently(root, spec.task_id):
+        return f"already ran: task {spec.task_id} succeeded (store_result=False)"
+    return None
+
+
 def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
     if spec.mule is not None:
         return _hand_to_mule(path, spec)
+    root = spool_root(path)
+    try:
+        replay = _already_ran(root, spec)
+        deaths = 0 if replay else _starts.begin(root, spec.task_id)
+    except Exception as e:  # no way to know what ran, or to count this start: don't run it now
+        logger.error("task %s: can't read or note its starts, kept to try again: %r", spec.task_id, e)
+        return _uwsgi.SPOOL_RETRY
+    if replay is not None:
+        set_aside(path, replay, spec.task_id)
+        return _uwsgi.SPOOL_RETRY
+    if deaths:
+        code = _after_deaths(path, spec, deaths)
+        if code is not None:
+            return code
+        spec = attrs.evolve(spec, attempt=spec.attempt + deaths)
     if store is not None and spec.store_result:
         started = time.time()  # hosts that can't see the file's lock see this instead
-        _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started))
+        if not _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started)):
+            _starts.end(root, spec.task_id)
+            return _uwsgi.SPOOL_RETRY
     _locks.running_here = path
     try:
         ran = execute(spec, come_back=False)
     finally:
         _locks.running_here = None
+    code = _finish(path, spec, ran)
+    silently = code == _uwsgi.SPOOL_OK and not spec.store_result and ran.next_attempt is None
+    _starts.end(root, spec.task_id, silently_done=silently and ran.outcome.status is TaskStatus.SUCCEEDED)
+    return code
+
+
+def _after_deaths(path: str, spec: TaskSpec, deaths: int) -> int | None:
+    """The process died inside *deaths* earlier starts of this attempt: each counts as an attempt.
+    None to run it again; a return code once its attempts are spent (FAILED, set aside)."""
+    attempt = spec.attempt + deaths
+    allowed = _starts.deaths_allowed(spec.retry.max_attempts if spec.retry is not None else None)
+    if attempt <= allowed:
+        logger.warning(
+            "task %s (%s): its process died during %d earlier start(s); running it as attempt %d of %d",
+            spec.task_id,
+            spec.function,
+            deaths,
+            attempt,
+            allowed,
+        )
+        return None
+    root = spool_root(path)
+    now = time.time()
+    died = ProcessDied(
+        f"its process died {deaths} time(s) while running task {spec.task_id} ({spec.function}): "
+        f"killed, out of memory, a crash or harakiri; its {allowed} attempt(s) are spent"
+    )
+    failed = Outcome(
+        spec.task_id,
+        TaskStatus.FAILED,
+        attempt - 1,
+        _starts.started_at(root, spec.task_id) or now,
+        now,
+        error=ErrorInfo.from_exception(died),
+    )
+    if not _record(path, failed):
+        return _uwsgi.SPOOL_RETRY  # kept: the next start counts one more death, and tries again
+    _starts.end(root, spec.task_id)
+    set_aside(path, f"failed: {died}", spec.task_id)
+    return _uwsgi.SPOOL_RETRY
+
+
+def _finish(path: str, spec: TaskSpec, ran: Ran) -> int:
+    """Record what *ran* came to and tell uWSGI what to do with the file: deleted once the outcome is
+    recorded (or the next attempt spooled), kept when it can't be, set aside when the task failed."""
     if ran.task_missing:
-        _record(path, ran.outcome)
+        if not _record(path, ran.outcome):
+            return _uwsgi.SPOOL_RETRY
         set_aside(path, str(ran.error), spec.task_id)
         return _uwsgi.SPOOL_RETRY
     if ran.next_attempt is not None:
         return _retry(path, spec, ran)
     if ran.exit_code is not None:
-        if ran.exit_code == _uwsgi.SPOOL_OK and spec.store_result:
-            _record(path, ran.outcome)
+        if ran.exit_code == _uwsgi.SPOOL_OK and spec.store_result and not _record(path, ran.outcome):
+            return _uwsgi.SPOOL_RETRY
         return ran.exit_code
-    if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
-        _record(path, ran.outcome.for_store(spec.store_result))
+    if (spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED) and not _record(
+        path, ran.outcome.for_store(spec.store_result)
+    ):
+        return _uwsgi.SPOOL_RETRY
     if ran.outcome.status is TaskStatus.FAILED and ran.outcome.error is not None:
         # Kept as a dead letter, so that it can be looked at and requeued.
         error = ran.outcome.error
         set_aside(path, f"failed on attempt {spec.attempt}: {error.type_path}: {error.message}", spec.task_id)
-        return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it
+        return _uwsgi.SPOOL_RETRY  # moved away (or kept, if it couldn't be): SPOOL_OK would unlink it
     return _uwsgi.SPOOL_OK
 
 
@@ -265,14 +395,7 @@ def _respool(path: str, spec: TaskSpec) -> int:
     would start it at a scan, up to spooler-frequency late)."""
     try:
         send(spec)
-    except Exception as e:
-        now = time.time()
-        _record(
-            path,
-            Outcome(
-                spec.task_id, TaskStatus.FAILED, spec.attempt, now, now, error=ErrorInfo.from_exception(e)
-            ),
-        )
-        set_aside(path, f"could not spool it here until it is due: {e!r}", spec.task_id)
+    except Exception as e:  # kept: uWSGI offers it again at its next scan
+        logger.error("task %s: can't spool it here until it is due, kept: %r", spec.task_id, e)
         return _uwsgi.SPOOL_RETRY
     return _uwsgi.SPOOL_OK

@@ -16,12 +16,13 @@ import contextlib
 import logging
 import os
 import signal
+import stat
 import threading
 import time
 from typing import Final
 
 from . import _uwsgi
-from ._results import state_dir
+from ._spooldir import state_subdir
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -36,19 +37,28 @@ _started_in: int | None = None
 
 
 def _due_dir(spool_dir: str) -> str:
-    return os.path.join(state_dir(spool_dir), "due")
+    return os.path.join(spool_dir, ".uwsgi_tasks", "due")
+
+
+# Never through a symlink, never waiting on a FIFO: anyone who can write the spool directory can
+# put one where a note goes, and `note_due` also runs in the operator's CLI.
+_NOTE: Final = os.O_CREAT | os.O_WRONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
 
 def note_due(spool_dir: str, at: int) -> None:
-    """Record that a task in *spool_dir* is due at unix second *at*."""
-    path = os.path.join(_due_dir(spool_dir), str(at))
-    flags = os.O_CREAT | os.O_WRONLY | os.O_TRUNC  # O_TRUNC: a new mtime even if the note exists
+    """Record that a task in *spool_dir* is due at unix second *at* (a note that exists gets a new
+    mtime)."""
+    path = os.path.join(state_subdir(spool_dir, "due"), str(at))
     try:
-        fd = os.open(path, flags, 0o640)
-    except FileNotFoundError:
-        os.makedirs(_due_dir(spool_dir), mode=0o750, exist_ok=True)
-        fd = os.open(path, flags, 0o640)
-    os.close(fd)
+        fd = os.open(path, _NOTE, 0o640)
+    except OSError:  # a symlink or a FIFO in its place: removed (the link itself), then made afresh
+        os.unlink(path)
+        fd = os.open(path, _NOTE | os.O_EXCL, 0o640)
+    try:
+        if stat.S_ISREG(os.fstat(fd).st_mode):
+            os.utime(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_dues(now: float) -> dict[str, tuple[int, int]]:
@@ -68,7 +78,7 @@ def _read_dues(now: float) -> dict[str, tuple[int, int]]:
                 if int(name) < now - _KEEP:
                     os.unlink(path)
                 else:
-                    dues[path] = (int(name), os.stat(path).st_mtime_ns)
+                    dues[path] = (int(name), os.lstat(path).st_mtime_ns)
     return dues
 
 

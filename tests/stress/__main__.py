@@ -48,6 +48,8 @@ def run(base: Path) -> list[scenarios.Figures]:
         out.append(scenarios.restart_with_queued_tasks(s, 1000, base / "flags" / "restart"))
     with server(base, "reload") as s:
         out.append(scenarios.reload_with_queued_tasks(s, 1000, base / "flags" / "reload"))
+    with server(base, "pickups") as s:
+        out.append(scenarios.pickups_under_load(s, 10_000))
     with server(base, "hostile") as s:
         out.append(scenarios.hostile_spool_files(s, 10_000, base / "markers"))
     (base / "store").mkdir()

@@ -10,6 +10,8 @@ import json
 import os
 import random
 import signal
+import subprocess
+import sys
 import threading
 import time
 import urllib.parse
@@ -125,6 +127,64 @@ def reload_with_queued_tasks(server: UwsgiServer, queued: int, flag: Path) -> Fi
         "executed": len(set(keys)),
         "duplicates": len(keys) - len(set(keys)),
     }
+
+
+def pickups_under_load(server: UwsgiServer, count: int, seed: int = 11, hogs: int = 2) -> Figures:
+    """*count* tasks sent the ways that lose wake-ups (right after another finished, in bursts, after an
+    idle spell, during busy spells, ``at`` a second ahead) while *hogs* processes burn the CPU (the
+    spooler runs at nice 19): how late each started after it was due, or after the spooler finished
+    the task before it, whichever is later.
+
+    A lost wake-up shows as a task that waits for the next one to arrive, or for spooler-frequency
+    (30 s by default): the idle spells make it show as a lateness over a second.
+    """
+    rng = random.Random(seed)
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"], stdin=subprocess.DEVNULL)
+        for _ in range(hogs)
+    ]
+    sent = 0
+    try:
+        while sent < count:
+            kind = rng.random()
+            if kind < 0.08:  # a burst, from one request
+                n = min(rng.randint(5, 20), count - sent)
+                server.get_json(f"/stamps?n={n}&prefix=burst{sent}")
+            else:
+                n = 1
+                options: dict[str, Any] = {"at_in": 1} if kind < 0.14 else {}
+                busy = rng.uniform(0.05, 0.3) if 0.14 <= kind < 0.2 else 0.0
+                query = {"task": "stamp", "args": [f"one{sent}", busy], "options": options}
+                server.get_json("/call?q=" + urllib.parse.quote(json.dumps(query)))
+            sent += n
+            time.sleep(rng.uniform(1.2, 2.0) if rng.random() < 0.05 else rng.uniform(0, 0.05))
+        wait_until(lambda: len(_lines(server, "stamps")) >= count, 120, interval=0.1)
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
+    late = _lateness(_lines(server, "stamps"))
+    return {
+        "tasks sent with random gaps while 2 processes burn the CPU": count,
+        "started more than 1 s after due": sum(1 for x in late if x > 1.0),
+        "worst lateness, s": round(max(late), 3),
+        "median lateness, ms": round(sorted(late)[len(late) // 2] * 1000, 2),
+    }
+
+
+def _lateness(stamps: list[dict[str, Any]]) -> list[float]:
+    """How late each task started: after it was due, or after its spooler ended the one before."""
+    late = []
+    by_pid: dict[int, list[dict[str, Any]]] = {}
+    for stamp in stamps:
+        by_pid.setdefault(stamp["pid"], []).append(stamp)
+    for runs in by_pid.values():
+        runs.sort(key=lambda r: r["start"])
+        free = float("-inf")
+        for run in runs:
+            late.append(run["start"] - max(run["due"], free))
+            free = run["end"]
+    return late
 
 
 def _answers_with_a_new_spooler(server: UwsgiServer, before: int) -> bool:
@@ -282,7 +342,7 @@ def _read_records(directory: str, stop: Any, torn: Any, reads: Any) -> None:
         with reads.get_lock():
             reads.value += 1
         try:  # decoded here, not through get(), which would hide a torn record as "none"
-            value = _codec.decode_outcome(data).value
+            value = _codec.decode_outcome(data, "a" * 32).value
             whole = len(value["pad"]) == value["n"] % 50_000
         except (DecodeError, KeyError, TypeError):
             whole = False

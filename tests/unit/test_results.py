@@ -40,7 +40,7 @@ outcomes = st.builds(
 @given(outcome=outcomes)
 def test_outcome_records_round_trip(secret: str, outcome: Outcome) -> None:
     """decode(encode(outcome)) == outcome, values included (a record without a value keeps none)."""
-    back = _codec.decode_outcome(_codec.encode_outcome(outcome))
+    back = _codec.decode_outcome(_codec.encode_outcome(outcome), outcome.task_id)
     if outcome.has_value:
         assert same(back.value, outcome.value)
     else:
@@ -51,7 +51,7 @@ def test_outcome_records_round_trip(secret: str, outcome: Outcome) -> None:
 def test_a_value_that_cannot_be_stored_records_a_failure() -> None:
     """Without a secret, a result that needs pickling turns the record into a FAILED one, not a crash."""
     outcome = Outcome("a" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0, strategies.Opaque(1), True)
-    back = _codec.decode_outcome(_codec.encode_outcome(outcome))
+    back = _codec.decode_outcome(_codec.encode_outcome(outcome), outcome.task_id)
     assert back.status is TaskStatus.FAILED
     assert back.error is not None and "can't be stored" in back.error.message
 

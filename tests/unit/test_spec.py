@@ -10,14 +10,27 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from uwsgi_tasks._spec import priority_number, unix_time
+from uwsgi_tasks._spec import LAST_SECOND, PRIORITIES, priority_number, unix_time
 
 
-@given(st.floats(0, 2**40))
+@given(st.floats(0, LAST_SECOND))
 def test_at_is_never_earlier_than_asked(seconds: float) -> None:
     """Fractions round up: uWSGI starts at whole seconds and must not start a task early."""
     at = unix_time(seconds)
-    assert at - 1 < seconds <= at
+    assert at - 1 < seconds <= at <= LAST_SECOND
+
+
+@given(st.floats(LAST_SECOND + 0.5, allow_infinity=True) | st.just(float("nan")) | st.floats(max_value=-0.5))
+def test_at_outside_1970_to_9999_is_refused(seconds: float) -> None:
+    """What no spooler can schedule (past year 9999, not a number) is refused where it is asked."""
+    with pytest.raises(ValueError, match="at="):
+        unix_time(seconds)
+
+
+@given(st.integers(PRIORITIES) | st.integers(max_value=-1))
+def test_priorities_outside_a_c_int_are_refused(priority: int) -> None:
+    with pytest.raises(ValueError, match="priority"):
+        priority_number(priority)
 
 
 @given(st.datetimes(min_value=datetime(1971, 1, 1), max_value=datetime(9000, 1, 1), timezones=st.timezones()))

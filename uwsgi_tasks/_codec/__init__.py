@@ -4,7 +4,8 @@ A spool dict (``dict[bytes, bytes]``, as uWSGI requires on Python 3)::
 
     b"uwsgi_tasks": b"1"          format version; its absence means "not ours" (0.7.3 or foreign)
     b"task": <JSON TaskSpec>      or, when the packet would pass 64 KiB, the JSON is the raw body
-    b"sig": <32 bytes>            HMAC-SHA256 of the JSON, when a secret is configured
+    b"sig": <32 bytes>            when a secret is configured, HMAC-SHA256 of the JSON and of the
+                                  three uWSGI keys below (see `_signing`)
     b"at", b"priority", b"spooler"  uWSGI's own keys, written the way it parses them
     b"ref": <task id>             instead of b"task", for a task sent to another host by reference:
                                   its JSON waits in the shared store (the signature still covers it)
@@ -21,6 +22,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
+from .._config import max_task_size
 from .._exceptions import DecodeError
 from .._outcome import Outcome
 from .._spec import MuleTarget, TaskSpec
@@ -120,16 +122,19 @@ def spool_message(out: Outgoing, *, with_at: bool = True) -> dict[bytes, bytes]:
     *with_at* False leaves uWSGI's ``at`` out (the spec keeps it): for another host's spooler, which
     re-spools an early task itself so that it starts on time.
     """
-    signature = _signing.sign_task(out.data)
+    at = b"%d" % out.at if out.at is not None and with_at else None
+    priority = b"%d" % out.priority if out.priority is not None else None
+    spooler = os.fsencode(out.spooler) if out.spooler is not None else None
+    signature = _signing.sign_spooled(out.data, at, priority, spooler)
     message = (
         {VERSION_KEY: VERSION} if signature is None else {VERSION_KEY: VERSION, SIGNATURE_KEY: signature}
     )
-    if out.at is not None and with_at:
-        message[b"at"] = b"%d" % out.at
-    if out.priority is not None:
-        message[b"priority"] = b"%d" % out.priority
-    if out.spooler is not None:
-        message[b"spooler"] = os.fsencode(out.spooler)
+    if at is not None:
+        message[b"at"] = at
+    if priority is not None:
+        message[b"priority"] = priority
+    if spooler is not None:
+        message[b"spooler"] = spooler
     data = out.data
     # A u16 length before every key and value: the packet uWSGI will build, without building it.
     if (len(data) < _SURELY_FITS and out.spooler is None) or (
@@ -182,10 +187,20 @@ decode_legacy_mule = _legacy.decode_mule
 LEGACY_HELP = _legacy.HELP
 
 
-def decode_spool(env: Mapping[Any, bytes], fetch: Callable[[str], bytes | None] | None = None) -> TaskSpec:
+#: Called with a task's function path once its signature verified, before its values are decoded:
+#: finds (and may import, see `_registry`) the task, so that the types its values name are imported.
+Admit = Callable[[str], object]
+
+
+def decode_spool(
+    env: Mapping[Any, bytes],
+    fetch: Callable[[str], bytes | None] | None = None,
+    admit: Admit | None = None,
+) -> TaskSpec:
     """The spec in a spool dict as the spooler callable receives it (body under the str key 'body').
 
-    *fetch* reads the payload of a task sent by reference from the shared store.
+    *fetch* reads the payload of a task sent by reference from the shared store. Whatever *admit*
+    raises leaves here as it is.
     """
     version = env.get(VERSION_KEY)
     if version != VERSION:
@@ -195,12 +210,43 @@ def decode_spool(env: Mapping[Any, bytes], fetch: Callable[[str], bytes | None] 
     data = env.get(SPEC_KEY)
     if data is None:
         data = env.get("body", env.get(b"body"))
+    keys = (env.get(b"at"), env.get(b"priority"), env.get(b"spooler"))
     if data is None and REF_KEY in env:
-        return _fetched(_reference(env), env.get(SIGNATURE_KEY), fetch)
+        ref = _reference(env)
+        if fetch is None:
+            raise DecodeError(
+                f"task {ref} was sent by reference, and no shared result store is configured here"
+            )
+        data = fetch(ref)
+        if data is None:
+            raise DecodeError(
+                f"task {ref} was sent by reference, and its payload is gone (expired, or already run)"
+            )
+        spec = _verified(bytes(data), env.get(SIGNATURE_KEY), keys, admit)
+        if spec.task_id != ref:
+            raise DecodeError(f"the payload fetched for task {ref} is task {spec.task_id}")
+        return spec
     if data is None:
         raise DecodeError("the spool file holds no task (no 'task' key and no body)")
-    _signing.verify_task(bytes(data), env.get(SIGNATURE_KEY))
-    return _envelope.loads(bytes(data))
+    return _verified(bytes(data), env.get(SIGNATURE_KEY), keys, admit)
+
+
+def _verified(
+    data: bytes, signature: bytes | None, keys: tuple[bytes | None, ...], admit: Admit | None
+) -> TaskSpec:
+    check_size(len(data), "the task")
+    at, priority, spooler = (None if k is None else bytes(k) for k in keys)
+    _signing.verify_spooled(data, signature, at, priority, spooler)
+    return _envelope.loads(data, admit)
+
+
+def check_size(size: int, what: str) -> None:
+    """DecodeError for anything over `max_task_size`, before it is parsed."""
+    limit = max_task_size()
+    if size > limit:
+        raise DecodeError(
+            f"{what} is {size} bytes, over the {limit}-byte limit (configure(max_task_size=...))"
+        )
 
 
 def _reference(env: Mapping[Any, bytes]) -> str:
@@ -208,21 +254,6 @@ def _reference(env: Mapping[Any, bytes]) -> str:
     if not (ref.isalnum() and ref.isascii()):
         raise DecodeError(f"a task sent by reference names no task id: {ref[:40]!r}")
     return ref
-
-
-def _fetched(ref: str, signature: bytes | None, fetch: Callable[[str], bytes | None] | None) -> TaskSpec:
-    if fetch is None:
-        raise DecodeError(f"task {ref} was sent by reference, and no shared result store is configured here")
-    data = fetch(ref)
-    if data is None:
-        raise DecodeError(
-            f"task {ref} was sent by reference, and its payload is gone (expired, or already run)"
-        )
-    _signing.verify_task(data, signature)
-    spec = _envelope.loads(data)
-    if spec.task_id != ref:
-        raise DecodeError(f"the payload fetched for task {ref} is task {spec.task_id}")
-    return spec
 
 
 def encode_mule(spec: TaskSpec) -> Encoded[bytes]:
@@ -234,9 +265,10 @@ def is_mule_message(message: bytes) -> bool:
     return message.startswith(MULE_MAGIC)
 
 
-def decode_mule(message: bytes) -> TaskSpec:
+def decode_mule(message: bytes, admit: Admit | None = None) -> TaskSpec:
     if not is_mule_message(message):
         raise DecodeError("not a uwsgi_tasks mule message")
+    check_size(len(message), "the mule message")
     mark = message[_MARK : _MARK + 1]  # sliced once each: a message is copied by every slice
     if mark == b"S":
         signature, data = message[_MARK + 1 : _MARK + 33], message[_MARK + 33 :]
@@ -245,7 +277,7 @@ def decode_mule(message: bytes) -> TaskSpec:
     else:
         raise DecodeError("a uwsgi_tasks mule message without its signature mark")
     _signing.verify_task(data, signature)
-    return _envelope.loads(data)
+    return _envelope.loads(data, admit)
 
 
 register_type = _values.register_type
@@ -262,12 +294,27 @@ def decode_value(data: bytes) -> Any:
 
 
 def encode_outcome(outcome: Outcome) -> bytes:
-    """An outcome record for the result store (a value that can't be stored records a failure)."""
-    return _envelope.dumps_outcome(outcome)
+    """An outcome record for the result store (a value that can't be stored records a failure),
+    signed and bound to its task id when a secret is configured."""
+    return _signing.seal_record(outcome.task_id, _envelope.dumps_outcome(outcome))
 
 
-def decode_outcome(data: bytes) -> Outcome:
-    return _envelope.loads_outcome(data)
+def decode_outcome(stored: bytes, task_id: str) -> Outcome:
+    """The outcome of task *task_id* in a stored record; DecodeError if it isn't one (with a secret: an
+    unsigned record, or one signed for another task). Its value names no module that isn't imported."""
+    data = _signing.open_record(task_id, stored)
+    if data is None:
+        raise DecodeError(f"the record of task {task_id} is not signed with the configured secret")
+    outcome = _envelope.loads_outcome(data)
+    if outcome.task_id != task_id:
+        raise DecodeError(f"the record of task {task_id} is the outcome of task {outcome.task_id}")
+    return outcome
+
+
+seal_note = _signing.seal_note
+open_note = _signing.open_note
+seal_start = _signing.seal_start
+open_start = _signing.open_start
 
 
 def pack_spool_file(message: Mapping[bytes, bytes]) -> bytes:
@@ -302,8 +349,9 @@ def render_value(tree: Any) -> str:
 
 
 def outcome_tree(data: bytes) -> dict[str, Any]:
-    """An outcome record as plain JSON, its value left encoded: nothing imported or unpickled."""
-    tree = _envelope.json_tree(data, "the outcome record")
+    """An outcome record as plain JSON, its value left encoded: nothing imported or unpickled, and its
+    signature not checked (for showing to people)."""
+    tree = _envelope.json_tree(_signing.unsealed(data), "the outcome record")
     if not isinstance(tree, dict):
         raise DecodeError("the outcome record is not a JSON object")
     return tree

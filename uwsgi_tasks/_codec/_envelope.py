@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Final
@@ -15,8 +16,8 @@ from cattrs.strategies import configure_union_passthrough
 from .._exceptions import DecodeError, EncodeError
 from .._outcome import ErrorInfo, Outcome, TaskStatus
 from .._retry import RetryPolicy
-from .._spec import TaskSpec
-from ._values import JSON, Encoder, class_path, decode, import_path, json_pieces, quote, scalar_text
+from .._spec import LAST_SECOND, PRIORITIES, TaskSpec
+from ._values import JSON, Encoder, class_path, decode, imported, json_pieces, quote, scalar_text
 
 # User values: encoded by `_values`, never by cattrs.
 _VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
@@ -29,7 +30,7 @@ def _exception_path(cls: type[BaseException]) -> str:
     if path is None:
         path = class_path(cls)
         try:
-            importable = import_path(path) is cls
+            importable = imported(path) is cls
         except DecodeError:
             importable = False
         if not importable:
@@ -39,7 +40,7 @@ def _exception_path(cls: type[BaseException]) -> str:
 
 
 def _exception_class(path: str, _: object) -> type[BaseException]:
-    cls = import_path(path)
+    cls = imported(path)
     if not (isinstance(cls, type) and issubclass(cls, BaseException)):
         raise DecodeError(f"{path!r} is not an exception class")
     return cls
@@ -104,10 +105,17 @@ def _json_bytes(tree: JSON) -> bytes:
     return _to_json(tree).encode("utf-8", "surrogatepass")
 
 
+def _not_json(constant: str) -> Any:
+    # NaN and Infinity are Python's extension, not JSON; we never write them (a float that is not
+    # finite is a tagged value), and an attempt number of Infinity is poison.
+    raise ValueError(f"{constant} is not JSON")
+
+
+_decoder = json.JSONDecoder(parse_constant=_not_json)
 # The C scanner json.loads ends in, called directly: json.loads's Python layers (type checks, two
 # whitespace regexes) cost as much as scanning a small task. What we write has no whitespace around
-# it; anything else takes the long way, so what is accepted is exactly what json.loads accepts.
-_scan_once = json.JSONDecoder().scan_once  # type: ignore[attr-defined] # set by __init__; typeshed omits it
+# it; anything else takes the long way, so what is accepted is exactly what the decoder accepts.
+_scan_once = _decoder.scan_once  # type: ignore[attr-defined] # set by __init__; typeshed omits it
 
 
 def json_tree(data: bytes, what: str) -> Any:
@@ -116,8 +124,8 @@ def json_tree(data: bytes, what: str) -> Any:
         try:
             tree, end = _scan_once(text, 0)
         except StopIteration:  # no value at 0: leading whitespace, or not JSON at all
-            return json.loads(text)
-        return tree if end == len(text) else json.loads(text)
+            return _decoder.decode(text)
+        return tree if end == len(text) else _decoder.decode(text)
     except (UnicodeDecodeError, ValueError, RecursionError) as e:
         raise DecodeError(f"{what} is not valid JSON: {e}") from e
 
@@ -272,14 +280,41 @@ assert _REQUIRED | _DEFAULTS.keys() == _SPEC_KEYS
 assert {k for k, v in _DEFAULTS.items() if isinstance(v, dict)} == {"kwargs", "buffer"}  # made afresh
 
 
-def _structure_spec(tree: dict[str, Any]) -> TaskSpec:
-    """A TaskSpec from its JSON object, the user's values already decoded in it."""
+#: More attempts than any retry policy asks for is a forged or broken count.
+MOST_ATTEMPTS: Final = 1_000_000
+
+
+def _check_scalars(tree: dict[str, Any]) -> None:
+    """The spec's own fields: exact JSON types, then values a task can have (a file that parses is
+    not yet a task: ``"attempt": 10**30`` or an ``at`` past year 9999 would fail far from here)."""
     if not tree.keys() <= _SPEC_KEYS:
         raise DecodeError(f"not a valid task: unknown fields {sorted(tree.keys() - _SPEC_KEYS)}")
     for name, value in tree.items():
         kinds = _SCALARS.get(name)
         if kinds is not None and type(value) not in kinds:
             raise DecodeError(f"not a valid task: {name} is {type(value).__name__} {value!r:.80}")
+    problem = None
+    task_id, attempt = tree.get("task_id", "0"), tree.get("attempt", 1)
+    enqueued_at, at = tree.get("enqueued_at", 0.0), tree.get("at")
+    priority, mule = tree.get("priority"), tree.get("mule")
+    if not (0 < len(task_id) <= 64 and task_id.isascii() and task_id.isalnum()):
+        problem = f"task_id {task_id[:80]!r} is not a task id"
+    elif not 1 <= attempt <= MOST_ATTEMPTS:
+        problem = f"attempt {str(attempt)[:80]} is not an attempt number"
+    elif not (isinstance(enqueued_at, int) or math.isfinite(enqueued_at)):
+        problem = f"enqueued_at {enqueued_at} is not a time"
+    elif at is not None and not 0 <= at <= LAST_SECOND:
+        problem = f"at={str(at)[:80]} is not a unix second before year 10000"
+    elif priority is not None and not 0 <= priority < PRIORITIES:
+        problem = f"priority {str(priority)[:80]} is not a spooler priority (0 or more)"
+    elif (type(mule) is int and mule < 0) or mule == "":
+        problem = f"mule {mule!r} is not a mule or farm"
+    if problem is not None:
+        raise DecodeError(f"not a valid task: {problem}")
+
+
+def _structure_spec(tree: dict[str, Any]) -> TaskSpec:
+    """A TaskSpec from its JSON object (checked by `_check_scalars`), the user's values decoded."""
     enqueued_at = tree.get("enqueued_at")
     if type(enqueued_at) is int:  # a producer that wrote whole seconds
         tree["enqueued_at"] = float(enqueued_at)
@@ -296,14 +331,21 @@ def _structure_spec(tree: dict[str, Any]) -> TaskSpec:
     return spec
 
 
-def loads(data: bytes) -> TaskSpec:
-    """The spec in *data*; `DecodeError` for anything but a valid spec."""
+def loads(data: bytes, admit: Callable[[str], object] | None = None) -> TaskSpec:
+    """The spec in *data*; `DecodeError` for anything but a valid spec.
+
+    *admit* is called with the function path once the spec's own fields are checked, before any
+    value is decoded (see `_codec.Admit`); what it raises leaves here as it is.
+    """
     tree = json_tree(data, "the task")
     if type(tree) is not dict:
         raise DecodeError("the task is not a JSON object")
     args, kwargs = tree.get("args"), tree.get("kwargs", {})
     if not (type(args) is list and type(kwargs) is dict):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
+    _check_scalars(tree)
+    if admit is not None and "function" in tree:
+        admit(tree["function"])
     try:
         # Scalars are their own value: only containers and tags need decoding.
         tree["args"] = tuple([decode(v) if type(v) in _CONTAINERS else v for v in args])
@@ -340,6 +382,7 @@ def dumps_outcome(outcome: Outcome) -> bytes:
 
 
 def loads_outcome(data: bytes) -> Outcome:
+    """The outcome in a record's JSON (unsealed by `_codec.decode_outcome`)."""
     tree = json_tree(data, "the outcome record")
     if not isinstance(tree, dict):
         raise DecodeError("the outcome record is not a JSON object")

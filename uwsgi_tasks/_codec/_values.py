@@ -22,7 +22,6 @@ import base64
 import binascii
 import dataclasses
 import enum
-import importlib
 import json
 import math
 import sys
@@ -66,17 +65,25 @@ def class_path(cls: type) -> str:
     return f"{cls.__module__}:{cls.__qualname__}"
 
 
-def import_path(path: str) -> Any:
-    """The object named ``module:qualname``, importing the module; DecodeError if it isn't there."""
+def imported(path: str) -> Any:
+    """The object named ``module:qualname`` in a module this process has already imported.
+
+    Nothing is imported, and no attribute hook runs: the names are looked up in the module's and
+    classes' own namespaces. A value read from a message or a record must never import a module
+    because the data said so (its top-level code would run); the types a task's values use are
+    imported by the task's own module, which is found first. DecodeError if it isn't there.
+    """
     module_name, sep, qualname = path.partition(":")
     if not sep or not module_name or not qualname:
-        raise DecodeError(f"{path!r} is not a 'module:qualname' path")
-    try:
-        found: Any = importlib.import_module(module_name)
-        for part in qualname.split("."):
-            found = getattr(found, part)
-    except Exception as e:
-        raise DecodeError(f"can't import {path!r}: {e!r}") from e
+        raise DecodeError(f"{path[:200]!r} is not a 'module:qualname' path")
+    found: Any = sys.modules.get(module_name)
+    if found is None:
+        raise DecodeError(f"{path!r}: its module is not imported in this process (values never import)")
+    for part in qualname.split("."):
+        try:
+            found = vars(found)[part]
+        except (KeyError, TypeError):
+            raise DecodeError(f"{path!r} is not defined in module {module_name!r}") from None
     return found
 
 
@@ -270,14 +277,14 @@ def _wall(parts: Any, parse: Callable[[str], Any]) -> Any:
 
 
 def _instance(path: Any, tree: Any) -> Any:
-    cls = import_path(path)
+    cls = imported(path)
     if not (isinstance(cls, type) and (attrs.has(cls) or dataclasses.is_dataclass(cls))):
         raise DecodeError(f"{path!r} is not an attrs class or a dataclass")
     return _objects.structure(decode(tree), cls)
 
 
 def _enum_member(path: Any, tree: Any) -> Any:
-    cls = import_path(path)
+    cls = imported(path)
     if not (isinstance(cls, type) and issubclass(cls, enum.Enum)):
         raise DecodeError(f"{path!r} is not an Enum")
     return cls(decode(tree))

@@ -39,6 +39,13 @@ from tests.integration.apps import itasks
 
 if os.environ.get("UT_TRUST_LEGACY"):
     uwsgi_tasks.configure(trust_legacy_pickles=True)
+# The task modules a request imports in a worker (the spooler and mules never imported them): declared,
+# so that the spooler may import them for an unsigned task. lazy_tasks, import_trap and
+# exits_at_import are left out on purpose: tests show what happens to undeclared modules.
+_DECLARED = [f"tests.integration.apps.{name}" for name in ("retry_tasks", "remote_tasks", "late_eager_tasks")]
+uwsgi_tasks.configure(task_modules=_DECLARED + [m for m in os.environ.get("UT_TASK_MODULES", "").split(",") if m])
+if os.environ.get("UT_MAX_TASK_SIZE"):
+    uwsgi_tasks.configure(max_task_size=int(os.environ["UT_MAX_TASK_SIZE"]))
 if os.environ.get("UT_SIGNALS"):
     from tests.integration.apps import signal_tasks
 if os.environ.get("UT_EXHAUST"):
@@ -134,6 +141,11 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
         n, prefix = int(query["n"][0]), query["prefix"][0]
         for i in range(n):
             itasks.tally.spool(f"{prefix}-{i}")
+        body = {"sent": n}
+    elif path == "/stamps":
+        n, prefix = int(query["n"][0]), query["prefix"][0]
+        for i in range(n):
+            itasks.stamp.spool(f"{prefix}-{i}")
         body = {"sent": n}
     elif path == "/mule-legacy":
         body = {"sent": uwsgi.mule_msg(legacy_mule_message(query["name"][0]), 1)}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Any
 
 import uwsgi
 
-from uwsgi_tasks import Ignore, RetryTaskException, TaskExecutor, get_current_task, task
+from uwsgi_tasks import Ignore, RetryPolicy, RetryTaskException, TaskExecutor, get_current_task, task
 
 RESULTS = Path(os.environ["UT_RESULTS"])
 
@@ -160,3 +162,73 @@ def introspect(name: str) -> None:
 def returns_code(name: str, code: Any) -> Any:
     record(name)
     return code
+
+
+_BASE_EXCEPTIONS: dict[str, type[BaseException]] = {
+    "KeyboardInterrupt": KeyboardInterrupt,
+    "SystemExit": SystemExit,
+    "GeneratorExit": GeneratorExit,
+}
+
+
+@task
+def raise_base(name: str, kind: str) -> None:
+    """Raise a BaseException that is not an Exception (as Django's own test tasks do)."""
+    record(name)
+    raise _BASE_EXCEPTIONS[kind](f"{name} raised {kind}")
+
+
+@task(retry=RetryPolicy(max_attempts=2))
+def kill_self(name: str) -> None:
+    """End the process running it, as the OOM killer, a segfault or spooler-harakiri would."""
+    record(name)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task
+def kill_self_unretried(name: str) -> None:
+    """The same, for a task without a retry policy."""
+    record(name)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+@task
+def big_result(name: str, size: int) -> str:
+    record(name)
+    return "x" * size
+
+
+@task(store_result=False)
+def silent_note(name: str) -> None:
+    record(name)
+
+
+@task
+def import_by_name(name: str, module: str) -> bool:
+    """Import *module* at run time, wherever the task runs (a lazy import in user code)."""
+    record(name)
+    importlib.import_module(module)
+    return True
+
+
+@task(store_result=False)
+def stamp(key: str, busy: float = 0.0) -> None:
+    """When this task was due (sent, or its at= second) and when it started and ended, in stamps.jsonl:
+    how late the spooler picked it up."""
+    start = time.time()
+    current = get_current_task()
+    assert current is not None
+    if busy:
+        time.sleep(busy)
+    line = {
+        "key": key,
+        "due": max(current.spec.enqueued_at, current.at or 0),
+        "start": start,
+        "end": time.time(),
+        "pid": os.getpid(),
+    }
+    fd = os.open(RESULTS / "stamps.jsonl", os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps(line) + "\n").encode())
+    finally:
+        os.close(fd)
