@@ -6,7 +6,7 @@ import logging
 import os
 from collections.abc import Callable
 
-from . import _codec, _config, _kick, _mule, _registry, _spooler, _uwsgi, _waker
+from . import _codec, _config, _kick, _mule, _registry, _spooler, _uwsgi
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -20,7 +20,11 @@ def spooler(env: _uwsgi.SpoolerEnv) -> int:
     if _codec.is_spool_message(env) or _codec.is_legacy_spool_message(env):
         return _spooler.run_spooled(env)
     if _previous_spooler is not None:
-        return _previous_spooler(env)
+        _kick.task_started()  # the watchdog counts it as run, like ours
+        try:
+            return _previous_spooler(env)
+        finally:
+            _kick.task_finished()
     _spooler.set_aside(_spooler.locate(env), "not a uwsgi_tasks task")
     return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it and exit
 
@@ -37,10 +41,10 @@ def mule_hook(message: bytes) -> object:
 
 
 def post_fork_hook() -> None:
-    """The `uwsgi.post_fork_hook`: a new spooler starts its wake-up thread (see `_waker`)."""
+    """The `uwsgi.post_fork_hook`: a new spooler starts its watchdog thread (see `_kick`)."""
     if _previous_post_fork_hook is not None:
         _previous_post_fork_hook()
-    _waker.start()
+    _kick.start_watchdog()
 
 
 def set_uwsgi_callbacks() -> None:
@@ -73,7 +77,7 @@ def set_uwsgi_callbacks() -> None:
     if after_fork is not post_fork_hook:
         _previous_post_fork_hook = after_fork
         _uwsgi.install_post_fork_hook(post_fork_hook)
-    _waker.start()  # imported in a spooler after its fork (lazy-apps with spooler-import)
+    _kick.start_watchdog()  # imported in a spooler after its fork (lazy-apps with spooler-import)
     if _uwsgi.i_am_the_master():
         _warn_if_writable_by_others()
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Final, TextIO
 
-from . import _codec, _config, _external, _spooldir, _status, _waker
+from . import _codec, _config, _external, _spooldir, _status
 from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
 from ._outcome import TaskStatus
@@ -226,7 +226,6 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
     for leftover in (path + ".reason.json", FileResultStore(args.spool_dir).path_of(args.task_id)):
         if os.path.exists(leftover):
             os.unlink(leftover)
-    _waker.note_due(args.spool_dir, int(time.time()))  # running spoolers wake up for it
     out.write(f"requeued {args.task_id} as {target}\n")
     return 0
 

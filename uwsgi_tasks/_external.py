@@ -10,7 +10,7 @@ connection after its answer (a second packet on the same connection gets nothing
 
 `SpoolDirectory`: a spool directory on this host written without uWSGI (``--spooler-external``'s
 trick): the file is written privately (0600) under a name the spooler ignores, then renamed into
-place, and a due note wakes the spooler (see `_waker`).
+place, where the spooler's watchdog finds it (see `_kick`).
 
 Either works from a worker, a mule, a spooler task or a plain Python process. With a shared result
 store, the sender records the task QUEUED (or SCHEDULED) before sending it, so its handle sees it from
@@ -27,7 +27,7 @@ import struct
 import time
 from typing import Any, Final
 
-from . import _codec, _results, _waker
+from . import _codec, _results
 from ._config import result_ttl
 from ._exceptions import SpoolError
 from ._handle import TaskHandle
@@ -150,8 +150,8 @@ def _to_remote(remote: Remote, out: _codec.Outgoing, store: _results.SharedStore
 
 
 def _to_directory(directory: str, out: _codec.Outgoing) -> str:
-    """Write the spool file under a name the spooler ignores, rename it into place, and leave a
-    due note so that the spooler is woken (now, or at ``at``)."""
+    """Write the spool file under a name the spooler ignores and rename it into place (its mtime is
+    its ``at``, as uWSGI's own are)."""
     message = _codec.spool_message(out)
     if not os.path.isdir(directory):  # never create it: no spooler would ever look there
         raise SpoolError(f"task {out.task_id} ({out.function}): no spool directory {directory}")
@@ -164,11 +164,4 @@ def _to_directory(directory: str, out: _codec.Outgoing) -> str:
         write_private(os.path.join(target, name), _codec.pack_spool_file(message), 0o600, mtime=out.at)
     except OSError as e:
         raise SpoolError(f"task {out.task_id} ({out.function}): can't write into {directory}: {e}") from e
-    final = os.path.join(target, name)
-    try:
-        _waker.note_due(directory, out.at if out.at is not None else int(time.time()))
-    except OSError as e:  # spooled all the same: it runs at the spooler's next scan
-        logger.warning(
-            "task %s: spooled, but can't leave the note that wakes the spooler: %s", out.task_id, e
-        )
-    return final
+    return os.path.join(target, name)

@@ -1,46 +1,49 @@
-"""Waking a busy spooler, so a task spooled while it runs another never waits for the next scan.
+"""Waking spoolers, so that a task never waits for uWSGI's next directory scan (``--spooler-frequency``
+seconds, 30 by default) when the spooler could run it now.
 
-uWSGI wakes a spooler on `uwsgi.spool()` only when it is idle. A task spooled while the spooler runs
-another one (including a task spooled from inside a task) waits for the next directory scan:
-``--spooler-frequency`` seconds, 30 by default. A SIGUSR1 to a busy spooler makes it rescan as soon
-as its current task ends (uwsgi_internals.md §1.4, verified).
+uWSGI wakes a spooler (SIGUSR1) on `uwsgi.spool()` only when it is idle, and its loop can lose a
+wake-up: it checks its wake-up counter, *then* sleeps in epoll for spooler-frequency seconds, so a
+signal landing between the two is counted but wakes no one (core/spooler.c, uWSGI 2.0.31). A
+process-directed signal can also be taken by any thread that doesn't block it, leaving the main
+thread asleep. Two mechanisms cover every case:
 
-To pay for a signal only when it helps, spoolers publish on a board shared by every process of the
-instance (an anonymous shared mapping made in the master before the fork): per spooler, a counter of
-tasks started, whether one of our tasks is running, and when the last one finished. A producer kicks
-a spooler that is running a task, or finished one in the last few milliseconds (uWSGI still counts it
-as busy while it unlinks and closes the file), and not again while that state is unchanged: one kick
-per busy spell is enough, because the spooler keeps a pending wake-up until its current pass ends.
+Producers (`after_spool`) kick busy spoolers at once, for fast hops from task to task. Spoolers
+publish on a board shared by every process of the instance (an anonymous shared mapping made in
+the master before the fork): per spooler, a counter of tasks started, whether one of our tasks is
+running, and when the last one finished. A producer kicks a spooler that is running a task, or
+finished one in the last few milliseconds, and not again while that state is unchanged. Where there
+is no board (imported after the fork, e.g. with ``lazy-apps``), every spool kicks every spooler.
 
-Where there is no board (the package was imported after the fork, e.g. with ``lazy-apps``), every
-spool kicks every spooler.
-
-Some spools run no Python at all on this host: a packet from another host (modifier1 17, see
-`_targets`) is spooled by uWSGI's C code in a worker, and a producer outside uWSGI writes files
-directly. uWSGI doesn't wake a busy spooler for those either, and nobody can tell when uWSGI marks
-its spooler busy. So every spooler process runs a small thread that waits for a busy spell (tasks
-one after another) to end, then wakes its own spooler once: whatever arrived during the spell, or
-in the moments around it that no code of ours sees, is found by the rescan that follows. The
-price is one extra directory scan per busy spell; a task only counts itself.
+Each spooler process also runs a watchdog thread (`_Watchdog`), the safety net that makes pickup
+time a property instead of a race: whenever its spool directory changed and the spooler has been
+idle for a moment without starting anything, it lists the directory and wakes its own main thread
+(``pthread_kill``, so no other thread takes the signal) for every file that is due and not locked,
+waking it again if it did not start a task (the wake-up was lost); and it sleeps until the first
+scheduled file (``at``) is due, then wakes the spooler for it. A file kept by uWSGI to run again
+later (``SPOOL_RETRY``) is woken for once, never in a loop. Files written by other processes (the
+command line, a producer outside uWSGI, a packet from another host) are found the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import mmap
 import os
 import signal
+import stat
 import struct
 import threading
 import time
 from typing import Final
 
-from . import _uwsgi
+from . import _locks, _uwsgi
 
 logger = logging.getLogger("uwsgi_tasks")
 
 _SLOTS: Final = 64
+_PREFIX: Final = "uwsgi_spoolfile_on_"
 _SLOT: Final = struct.Struct("=IB3xQ")  # tasks started, running flag, monotonic ns of last finish
 # uWSGI marks a spooler idle only after unlinking and closing the task's file, a few microseconds
 # after our code returns; a finish this recent still counts as busy.
@@ -79,15 +82,9 @@ _RUNNING_AT: Final = _STARTED.size
 _FINISHED: Final = struct.Struct("=Q")
 _FINISHED_AT: Final = _SLOT.size - _FINISHED.size
 
-# This spooler process's own state, for its spell thread.
+# This spooler process's own state, for its watchdog.
 _started = 0  # tasks started
-_done = 0  # tasks that left their file (ran, or were set aside)
 _running = False
-_spell: threading.Event | None = None  # set when a task starts; the thread clears it
-# A busy spell has ended once no task ran for this long; the longer it lasts, the less often the
-# thread looks, down to this (the wake-up comes at most that late).
-_QUIET: Final = 0.001
-_PATIENT: Final = 0.05
 
 
 def task_started() -> None:
@@ -95,81 +92,154 @@ def task_started() -> None:
     global _started, _running
     _started += 1
     _running = True
-    if _spell is not None and not _spell.is_set():
-        _spell.set()
     if _board is not None and (slot := _slot()) >= 0:
         at = slot * _SLOT.size
         _STARTED.pack_into(_board, at, (_STARTED.unpack_from(_board, at)[0] + 1) & 0xFFFFFFFF)
         _board[at + _RUNNING_AT] = 1
 
 
-def task_finished(*, kept: bool) -> None:
-    """Called by the spooler after it ran a task; *kept*: its file stays for uWSGI to run again."""
-    global _running, _done
+def task_finished() -> None:
+    """Called by the spooler after it ran a task (or gave up on it)."""
+    global _running
     _running = False
-    if not kept:
-        _done += 1
     if _board is not None and (slot := _slot()) >= 0:
         at = slot * _SLOT.size
         _FINISHED.pack_into(_board, at + _FINISHED_AT, time.monotonic_ns())
         _board[at + _RUNNING_AT] = 0
 
 
-def watching() -> bool:
-    """Whether this spooler process's spell thread runs (see `watch`)."""
-    return _spell is not None
+# The watchdog looks this often; it acts once the spooler has been idle this long after a change
+# (uWSGI's own wake-up usually comes first), and looks again this long after a wake-up that started
+# nothing, up to spooler-frequency.
+_TICK: Final = 0.05
+_SETTLE: Final = 0.1
+_RETRY_FIRST: Final = 0.25
+_RETRY_MOST: Final = 5.0
+_watchdog_in: int | None = None
 
 
-def watch(directory: str) -> None:
-    """Start this spooler process's spell thread, for its spool *directory* (once per process: each
-    spooler is forked from the master, which never starts one). Called during its first task, which
-    counts as the first spell."""
-    global _spell
-    if _spell is not None or not _uwsgi.i_am_the_spooler():
+def start_watchdog() -> None:
+    """Start this spooler process's watchdog thread (once per process; only in a spooler)."""
+    global _watchdog_in
+    if _watchdog_in == os.getpid() or not _uwsgi.i_am_the_spooler():
         return
-    _spell = threading.Event()
-    _spell.set()
-    threading.Thread(
-        target=_after_spells, args=(_spell, directory), name="uwsgi_tasks-kick", daemon=True
-    ).start()
+    pids = _uwsgi.spooler_pids()
+    dirs = _uwsgi.spooler_dirs()
+    if os.getpid() not in pids:
+        return
+    directory = dirs[pids.index(os.getpid())]
+    _watchdog_in = os.getpid()
+    watchdog = _Watchdog(directory, threading.main_thread().ident or 0, _uwsgi.flag("spooler-ordered"))
+    threading.Thread(target=watchdog.run, name="uwsgi_tasks-watchdog", daemon=True).start()
 
 
-def _after_spells(spell: threading.Event, directory: str) -> None:
-    """Wake this spooler once after each busy spell ends.
+class _Watchdog:
+    """See the module's doc. Every decision is made from the directory and this process's counters;
+    nothing is assumed about when uWSGI scans."""
 
-    Not after a spell whose every file was left for uWSGI to run again (a task returning SPOOL_RETRY,
-    a shared store that is down): rescanning at once would run them again in a loop, where uWSGI
-    means to wait for its next scan. Unless the spool *directory* changed since the last look: kept
-    files stay put, so a change then is an arrival (another spooler's directory is not looked at: its
-    tasks come and go).
-    """
-    _uwsgi.leave_signals_to_the_main_thread()
-    pid = os.getpid()
-    woken_after = 0  # _done when this thread last woke the spooler
-    stamp = -1  # unknown before the first spell ends: that one always wakes the spooler
-    while True:
-        spell.wait()
-        spell.clear()  # a task starting from now on sets it again, and its spell gets a wake-up too
+    def __init__(self, directory: str, main_thread: int, ordered: bool) -> None:
+        self.directory = directory
+        self.main_thread = main_thread
+        self.ordered = ordered
+        self.stamp: tuple[int, ...] = ()
+        self.changed_at = time.monotonic()
+        self.dirty = True  # look once at start: files may be waiting from before a restart
+        self.woken: dict[str, int] = {}  # file -> its mtime when we woke the spooler for it
+        self.kick_started = -1  # _started when we last woke it, while it has not started since
+        self.kick_at = 0.0
+        self.retry = _RETRY_FIRST
+        self.next_due: float | None = None
+
+    def run(self) -> None:
+        _uwsgi.leave_signals_to_the_main_thread()
+        while True:
+            try:
+                self.tick(time.monotonic(), time.time())
+            except Exception:  # never let the thread die: tasks would wait for spooler-frequency
+                logger.exception("uwsgi_tasks watchdog of %s", self.directory)
+            time.sleep(_TICK)
+
+    def tick(self, now: float, wall: float) -> None:
+        stamp = self._stamp()
+        if stamp != self.stamp:
+            self.stamp, self.changed_at, self.dirty = stamp, now, True
+        if self.kick_started >= 0 and _started != self.kick_started:
+            self.kick_started, self.retry = -1, _RETRY_FIRST  # it woke up
+        if _running or now - self.changed_at < _SETTLE:
+            return
+        lost = self.kick_started >= 0 and now - self.kick_at >= self.retry
+        due = self.next_due is not None and wall >= self.next_due
+        if not (self.dirty or lost or due):
+            return
+        self.dirty = False
+        waiting = self._waiting(wall)
+        if lost and waiting:
+            self.retry = min(self.retry * 2, _RETRY_MOST)
+            self._wake(now)
+            return
+        fresh = {path: mtime for path, mtime in waiting.items() if self.woken.get(path) != mtime}
+        if fresh:
+            self.woken.update(fresh)
+            self.kick_started = _started
+            self._wake(now)
+        elif not waiting:
+            self.kick_started = -1
+
+    def _wake(self, now: float) -> None:
+        self.kick_at = now
+        signal.pthread_kill(self.main_thread, signal.SIGUSR1)
+
+    def _dirs(self) -> list[str]:
+        if not self.ordered:
+            return [self.directory]
         try:
-            seen, pause = -1, _QUIET
-            while _running or _started != seen:
-                seen = _started
-                time.sleep(pause)
-                pause = min(pause * 2, _PATIENT)
-            done, before, stamp = _done, stamp, _stamp(directory)
-            if done != woken_after or stamp != before:
-                woken_after = done
-                os.kill(pid, signal.SIGUSR1)
-        except Exception:  # never let the thread die: arrivals would wait for spooler-frequency
-            logger.exception("uwsgi_tasks: can't wake the spooler after a busy spell")
+            with os.scandir(self.directory) as entries:
+                subdirs = [e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)]
+        except OSError:
+            subdirs = []
+        return [self.directory, *subdirs]
 
+    def _stamp(self) -> tuple[int, ...]:
+        """The mtimes of the spool directories: any file arriving or leaving changes one."""
+        stamp = []
+        for directory in self._dirs():
+            try:
+                stamp.append(os.stat(directory).st_mtime_ns)
+            except OSError:
+                stamp.append(0)
+        return tuple(stamp)
 
-def _stamp(directory: str) -> int:
-    """The spool directory's mtime (not its priority directories': listing those is not free)."""
-    try:
-        return os.stat(directory).st_mtime_ns
-    except OSError:
-        return 0
+    def _waiting(self, wall: float) -> dict[str, int]:
+        """The spool files that are due and not being run (no process holds their lock), with their
+        mtimes; notes when the first scheduled one is due."""
+        waiting: dict[str, int] = {}
+        next_due = None
+        for directory in self._dirs():
+            try:
+                with os.scandir(directory) as entries:
+                    files = [e for e in entries if e.name.startswith(_PREFIX)]
+            except OSError:
+                continue
+            for entry in files:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                mtime = info.st_mtime
+                if mtime > wall:  # uWSGI runs it from its mtime's second on
+                    next_due = mtime if next_due is None else min(next_due, mtime)
+                    continue
+                try:
+                    if _locks.holder(entry.path) is not None:
+                        continue
+                except OSError:
+                    continue
+                waiting[entry.path] = int(mtime)
+        self.next_due = None if next_due is None else math.floor(next_due) + 0.02
+        self.woken = {path: mtime for path, mtime in self.woken.items() if path in waiting}
+        return waiting
 
 
 def after_spool(directory: str) -> None:

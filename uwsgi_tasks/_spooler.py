@@ -10,7 +10,7 @@ from typing import Any
 
 import attrs
 
-from . import _codec, _config, _kick, _locks, _mule, _registry, _spooldir, _starts, _uwsgi, _waker
+from . import _codec, _config, _kick, _locks, _mule, _registry, _spooldir, _starts, _uwsgi
 from ._exceptions import (
     ConfigurationError,
     DecodeError,
@@ -67,8 +67,6 @@ def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
     except ValueError as e:
         raise SpoolError(f"uWSGI refused to spool task {out.task_id} ({out.function}): {e}") from e
     _kick.after_spool(directory)
-    if out.at is not None:
-        _waker.note_due(directory, out.at)
     if out.pickled:
         logger.debug("task %s (%s): pickled %s", out.task_id, out.function, ", ".join(out.pickled))
     return TaskHandle._sent(out, TaskExecutor.SPOOLER, store_for(directory), path)
@@ -233,15 +231,12 @@ def run_spooled(env: SpoolerEnv) -> int:
     path, code = None, _uwsgi.SPOOL_RETRY
     try:
         path = locate(env)
-        if not _kick.watching():
-            _kick.watch(spool_root(path))
         code = _run(path, env)
     except BaseException:  # nothing may end the spooler: the file is kept instead
         logger.exception("spool file %s: unexpected error, kept to try again", path)
         code = _uwsgi.SPOOL_RETRY
     finally:
-        kept = code != _uwsgi.SPOOL_OK and (path is None or os.path.exists(path))
-        _kick.task_finished(kept=kept)
+        _kick.task_finished()
     return code
 
 
@@ -391,8 +386,8 @@ def _finish(path: str, spec: TaskSpec, ran: Ran) -> int:
 
 
 def _respool(path: str, spec: TaskSpec) -> int:
-    """Spool a task that is not due yet again here, where the waker starts it on time (uWSGI alone
-    would start it at a scan, up to spooler-frequency late)."""
+    """Spool a task that is not due yet again here, with uWSGI's ``at``, where the watchdog starts it
+    on time (see `_kick`)."""
     try:
         send(spec)
     except Exception as e:  # kept: uWSGI offers it again at its next scan

@@ -48,12 +48,14 @@ def signals() -> Iterator[list[tuple[str, str, str]]]:
 
 
 def test_it_advertises_what_it_does_outside_uwsgi(tasks: ModuleType) -> None:
-    """Outside uWSGI tasks run in place at once: no defer, results only in this process, priority
-    trivially kept, coroutine functions run."""
+    """Outside uWSGI tasks run in place at once: no defer, results read back (from this process),
+    priority trivially kept, coroutine functions run."""
     backend = dj.task_backends["default"]
     assert type(backend).__name__ == "SpoolerBackend"
     assert backend.supports_defer is False
-    assert backend.supports_get_result is False
+    assert backend.supports_get_result is True
+    result = tasks.add.using(backend="default").enqueue(2, 3)
+    assert backend.get_result(result.id).return_value == 5
     assert backend.supports_priority is True
     assert backend.supports_async_task is True
 

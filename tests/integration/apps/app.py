@@ -43,7 +43,9 @@ if os.environ.get("UT_TRUST_LEGACY"):
 # so that the spooler may import them for an unsigned task. lazy_tasks, import_trap and
 # exits_at_import are left out on purpose: tests show what happens to undeclared modules.
 _DECLARED = [f"tests.integration.apps.{name}" for name in ("retry_tasks", "remote_tasks", "late_eager_tasks")]
-uwsgi_tasks.configure(task_modules=_DECLARED + [m for m in os.environ.get("UT_TASK_MODULES", "").split(",") if m])
+uwsgi_tasks.configure(
+    task_modules=_DECLARED + [m for m in os.environ.get("UT_TASK_MODULES", "").split(",") if m]
+)
 if os.environ.get("UT_MAX_TASK_SIZE"):
     uwsgi_tasks.configure(max_task_size=int(os.environ["UT_MAX_TASK_SIZE"]))
 if os.environ.get("UT_SIGNALS"):

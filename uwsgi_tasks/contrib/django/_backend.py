@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import functools
 import os
+import sys
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -24,7 +25,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from typing_extensions import ParamSpec
 
-from ... import _codec, _dispatch, _results, _spooler, _status, _uwsgi
+from ... import _codec, _dispatch, _registry, _results, _spooler, _starts, _status, _uwsgi
 from ..._context import get_current_task
 from ..._exceptions import DecodeError, TaskNotFound
 from ..._handle import TaskHandle
@@ -76,9 +77,9 @@ class SpoolerBackend(BaseTaskBackend):
     the instance's first spooler; without ``QUEUES``, its names are the valid queues, with
     ``"default"``).
 
-    What it advertises is what it does: ``supports_defer`` and ``supports_get_result`` inside uWSGI
-    (results are read from the spool directory by any process that can see it, or from the shared
-    result store by any host); ``supports_priority``
+    What it advertises is what it does: ``supports_defer`` inside uWSGI; ``supports_get_result``
+    always (inside uWSGI results are read from the spool directory by any process that can see it,
+    or from the shared result store by any host; outside it, from this process); ``supports_priority``
     when the instance has ``spooler-ordered`` (uWSGI runs no prioritised task without it) or outside
     uWSGI, where tasks run at once; ``supports_async_task`` always.
     """
@@ -97,7 +98,7 @@ class SpoolerBackend(BaseTaskBackend):
             self.queues |= set(self.spoolers)
         in_uwsgi = _uwsgi.RUNNING
         self.supports_defer = in_uwsgi
-        self.supports_get_result = in_uwsgi
+        self.supports_get_result = True
         self.supports_priority = not in_uwsgi or _uwsgi.flag("spooler-ordered")
         self._local: OrderedDict[str, tuple[dict[str, Any], TaskHandle[Any]]] = OrderedDict()
 
@@ -153,7 +154,12 @@ class SpoolerBackend(BaseTaskBackend):
             if status is TaskStatus.UNKNOWN and not _status.in_sight(note["spool_file"]):
                 status = TaskStatus.QUEUED  # enqueued (the note says so) on a host whose files aren't here
             worker = _worker(note["spool_dir"])
-            return _task_result(self.alias, result_id, note, status, seen.attempt, seen.record, worker)
+            started = None
+            if status is TaskStatus.RUNNING and note["spool_dir"] is not None:
+                started = _starts.started_at(note["spool_dir"], result_id)  # the spooler's start marker
+            return _task_result(
+                self.alias, result_id, note, status, seen.attempt, seen.record, worker, started
+            )
         raise TaskResultDoesNotExist(result_id)
 
     def _stores(self) -> list[_results.ResultStore]:
@@ -192,9 +198,10 @@ def _task_result(
     attempt: int,
     record: Outcome | None,
     worker: str,
+    started: float | None = None,
 ) -> TaskResult[..., Any]:
     """A `TaskResult` for what was seen: *status* and *attempt* read from the world, *record* the
-    outcome record if there is one."""
+    outcome record if there is one, *started* when the running attempt began (if no record says)."""
     if status is TaskStatus.UNKNOWN:
         raise TaskResultDoesNotExist(
             f"{result_id}: neither its spool file nor its outcome record exists any more (purged, or "
@@ -204,16 +211,21 @@ def _task_result(
     ran = record is not None and not (status is TaskStatus.CANCELLED and cancelled)
     if status is TaskStatus.RUNNING:
         attempts = attempt
+        if record is not None and record.status is TaskStatus.RUNNING:
+            started = record.started_at
+        ran = False  # the record, if any, is an earlier attempt's or this one's RUNNING mark
     else:
         attempts = 0 if record is None else record.attempts - (not ran)
+        if record is not None and ran:
+            started = record.started_at
     result: TaskResult[..., Any] = TaskResult(
         task=_enqueued_task(alias, call),
         id=result_id,
         status=TaskResultStatus(_STATUSES[status]),
         enqueued_at=_moment(call["enqueued_at"]),
-        started_at=_moment(record.started_at) if record is not None and ran else None,
+        started_at=_moment(started),
         finished_at=_moment(record.finished_at) if record is not None and status.done else None,
-        last_attempted_at=_moment(record.started_at) if record is not None and ran else None,
+        last_attempted_at=_moment(started),
         args=call["args"],
         kwargs=call["kwargs"],
         backend=alias,
@@ -236,11 +248,29 @@ def _task_error(error: ErrorInfo) -> TaskError:
 
 def _django_task(path: str) -> Task[..., Any]:
     """The module-level Django task at *path*; never anything else (a note or a spool file naming
-    ``os.system`` runs nothing)."""
-    found = import_string(path)
+    ``os.system`` runs nothing), and its module is imported only if it may be: already imported, in
+    an installed app, declared (``configure(task_modules=...)``), or named by a task or note that
+    verified against the secret (see `_registry.may_import`)."""
+    module = path.rpartition(".")[0]
+    if module not in sys.modules and not (_registry.may_import(module) or _in_an_installed_app(module)):
+        raise TaskNotFound(
+            f"{path!r}: its module is not imported here, not in an installed app, and not declared "
+            "in configure(task_modules=[...]); an unsigned task may not import it"
+        )
+    try:
+        found = import_string(path)
+    except BaseException as e:  # whatever its import raised, SystemExit included
+        raise TaskNotFound(f"can't import Django task {path!r}: {e!r}") from None
     if not isinstance(found, Task):
         raise TaskNotFound(f"{path!r} is not a Django task")
     return found
+
+
+def _in_an_installed_app(module: str) -> bool:
+    """Whether *module* is inside one of ``INSTALLED_APPS``: the application's own code."""
+    from django.apps import apps
+
+    return any(module == c.name or module.startswith(f"{c.name}.") for c in apps.get_app_configs())
 
 
 def _enqueued_task(alias: str, call: Mapping[str, Any]) -> Task[..., Any]:
@@ -323,7 +353,7 @@ def run(call: dict[str, Any]) -> Any:
         else:
             value = django_task.call(*result.args, **result.kwargs)
         value = normalize_json(value)
-    except (Exception, SystemExit) as e:  # what uwsgi_tasks records as a failure
+    except BaseException as e:  # what uwsgi_tasks records as a failure (KeyboardInterrupt too)
         result.errors.append(_task_error(ErrorInfo.from_exception(e)))
         _set(result, status=TaskResultStatus("FAILED"), finished_at=_moment(_now()))
         task_finished.send(backend_class, task_result=result)
