@@ -117,15 +117,16 @@ def configure(
         if result_store is not None:
             import_store_client()
     if task_modules is not _UNSET:
-        names = (task_modules,) if isinstance(task_modules, str) else tuple(task_modules)
-        for name in names:
-            if not (isinstance(name, str) and MODULE_NAME.fullmatch(name)):
-                raise ValueError(f"task_modules takes dotted module names, not {name!r}")
+        given: tuple[object, ...] = (task_modules,) if isinstance(task_modules, str) else tuple(task_modules)
+        names = tuple(name for name in given if isinstance(name, str) and MODULE_NAME.fullmatch(name))
+        if len(names) != len(given):
+            raise ValueError(f"task_modules takes dotted module names, not {task_modules!r}")
         _settings.task_modules = names
     if max_task_size is not _UNSET:
-        if isinstance(max_task_size, bool) or not isinstance(max_task_size, int) or max_task_size < 1024:
+        size: object = max_task_size
+        if type(size) is not int or size < 1024:
             raise ValueError(f"max_task_size is a number of bytes >= 1024, not {max_task_size!r}")
-        _settings.max_task_size = max_task_size
+        _settings.max_task_size = size
 
 
 def import_store_client() -> None:

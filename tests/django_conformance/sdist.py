@@ -26,7 +26,7 @@ IMMEDIATE_IMPORT = "from django.tasks.backends.immediate import ImmediateBackend
 def substitutions(backend_path: str) -> dict[str, list[tuple[str, str, int]]]:
     as_immediate = "from uwsgi_tasks.contrib.django import SpoolerBackend as ImmediateBackend\n"
     return {
-        "test_immediate_backend.py": [(f'"{IMMEDIATE}"', f'"{backend_path}"', 3), (IMMEDIATE_IMPORT, as_immediate, 1)],
+        "test_immediate_backend.py": [(f'"{IMMEDIATE}"', f'"{backend_path}"', 4), (IMMEDIATE_IMPORT, as_immediate, 1)],
         "test_tasks.py": [(f'"{IMMEDIATE}"', f'"{backend_path}"', 1), (IMMEDIATE_IMPORT, as_immediate, 1)],
     }
 

@@ -202,3 +202,69 @@ def test_a_record_that_is_not_a_regular_file_is_no_record(spool_dir: Path) -> No
     store.put(Outcome("1" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0, "mine", True))
     (spool_dir / ".uwsgi_tasks" / "results" / ("2" * 32)).symlink_to(store.path_of("1" * 32))
     assert store.get("2" * 32) is None
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("task_modules", ["ok", "not a module"]),
+        ("task_modules", ["os.", ""]),
+        ("max_task_size", 10),
+        ("max_task_size", True),
+        ("max_task_size", 2.5e6),
+    ],
+)
+def test_configure_refuses_what_it_cannot_mean(option: str, value: object) -> None:
+    with pytest.raises(ValueError, match=option):
+        uwsgi_tasks.configure(**{option: value})  # type: ignore[arg-type] # wrong on purpose
+
+
+def test_records_are_bound_to_their_task_with_a_secret(spool_dir: Path) -> None:
+    """With a secret, a record copied to another task's name, or written without the secret, is no
+    record; a note likewise."""
+    store = FileResultStore(str(spool_dir))
+    uwsgi_tasks.configure(secret="records-secret-0123456789")
+    try:
+        store.put(Outcome("1" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0, "mine", True))
+        assert store.get("1" * 32) is not None
+        (spool_dir / ".uwsgi_tasks" / "results" / ("2" * 32)).write_bytes(
+            Path(store.path_of("1" * 32)).read_bytes()
+        )
+        assert store.get("2" * 32) is None
+        store.put_note("1" * 32, "django", b"note")
+        assert store.get_note("1" * 32, "django") == b"note"
+        Path(f"{store.path_of('1' * 32)}.django").write_bytes(b"forged")
+        assert store.get_note("1" * 32, "django") is None
+    finally:
+        uwsgi_tasks.configure(secret=None)
+
+
+def test_the_spool_signature_covers_at_priority_and_spooler() -> None:
+    """A signed spool message whose uWSGI keys were changed does not verify; unchanged, it does."""
+    spec = TaskSpec("m:f", "3" * 32, 1.0, at=2_000_000_000, priority=1, spooler="/spool")
+    uwsgi_tasks.configure(secret="keys-secret-0123456789abc")
+    try:
+        message = _codec.encode_spool(spec).message
+        assert _codec.decode_spool(message).at == spec.at
+        for key, value in ((b"at", b"1"), (b"priority", b"0"), (b"spooler", b"/elsewhere")):
+            with pytest.raises(uwsgi_tasks.DecodeError, match="does not verify"):
+                _codec.decode_spool({**message, key: value})
+        without = {k: v for k, v in message.items() if k != b"at"}
+        with pytest.raises(uwsgi_tasks.DecodeError, match="does not verify"):
+            _codec.decode_spool(without)
+    finally:
+        uwsgi_tasks.configure(secret=None)
+
+
+def test_values_name_only_types_already_imported() -> None:
+    """$obj, $enum and retry_on resolve in sys.modules only: a module that is not imported is never
+    imported because a value named it."""
+    for tree in (
+        b'{"$obj": ["json.tool:Nothing", {}]}',
+        b'{"$enum": ["xml.dom.minidom:Nothing", 1]}',
+    ):
+        module = json.loads(tree)[next(iter(json.loads(tree)))][0].partition(":")[0]
+        sys.modules.pop(module, None)
+        with pytest.raises(uwsgi_tasks.DecodeError, match="not imported"):
+            _codec.decode_value(tree)
+        assert module not in sys.modules
