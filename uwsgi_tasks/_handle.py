@@ -14,10 +14,11 @@ from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar, cast
 
 from . import _codec, _locks, _spooldir, _status, _uwsgi, _watch
-from ._exceptions import ConfigurationError, ResultTimeout, TaskCancelled, TaskFailed
+from ._exceptions import ConfigurationError, DecodeError, ResultTimeout, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
 from ._outcome import ErrorInfo, Outcome, TaskStatus
 from ._results import ResultStore, at_location, checked_id, location, shared, store_for
+from ._spooldir import PREFIX
 
 R = TypeVar("R")
 
@@ -196,7 +197,7 @@ class TaskHandle(Generic[R]):
         """
         seen = self._observe()
         path = seen.spool_file
-        if seen.status.done or path is None or self._store is None:
+        if seen.status.done or path is None or self._store is None or not _is_spool_file(path):
             return False
         try:
             with _locks.locked(path) as ours:
@@ -311,6 +312,16 @@ class TaskHandle(Generic[R]):
         return f"<TaskHandle {self._function} id={self._id} {self.status.value}>"
 
 
+def _is_spool_file(path: object) -> bool:
+    """Whether *path* names a spool file: absolute, uWSGI's prefix, nothing odd in it."""
+    return (
+        type(path) is str
+        and os.path.isabs(path)
+        and os.path.basename(path).startswith(PREFIX)
+        and "\x00" not in path
+    )
+
+
 def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
     return [
         handle.id,
@@ -324,7 +335,23 @@ def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
 
 
 def _handle_from_json(tree: Any) -> TaskHandle[Any]:
+    """A handle that travelled as a value: checked as hostile input, since whoever wrote the message
+    chose it (its spool file is one of ours by name, its store a directory or URL, never relative)."""
     task_id, function, executor, spool_file, attempt, store, silent = tree
+    valid = (
+        type(task_id) is str
+        and task_id.isascii()
+        and task_id.isalnum()
+        and type(function) is str
+        and executor in TaskExecutor.__members__
+        and (spool_file is None or _is_spool_file(spool_file))
+        and type(attempt) is int
+        and attempt >= 1
+        and (store is None or (type(store) is str and (not store or "://" in store or os.path.isabs(store))))
+        and type(silent) is bool
+    )
+    if not valid:
+        raise DecodeError(f"not a task handle: {tree!r:.200}")
     return TaskHandle(
         task_id,
         function=function,

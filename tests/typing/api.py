@@ -13,6 +13,7 @@ from typing_extensions import assert_type
 from uwsgi_tasks import (
     CronTask,
     CurrentTask,
+    ProcessDied,
     RetryPolicy,
     SignalTask,
     Task,
@@ -22,6 +23,7 @@ from uwsgi_tasks import (
     TaskHandle,
     TaskStatus,
     TimerTask,
+    configure,
     cron,
     get_current_task,
     signal,
@@ -112,3 +114,11 @@ def no_signal_number() -> None:
 
 timer(seconds=5)(no_signal_number)  # type: ignore[arg-type]
 timer(seconds="5")  # type: ignore[call-overload]
+
+
+# Hardening: the error a task whose process kept dying records, and the options that bound what a
+# spooler imports and reads.
+assert_type(ProcessDied("its process died"), ProcessDied)
+configure(task_modules=["myapp.tasks"], max_task_size=1 << 20)
+configure(task_modules="myapp.tasks")
+configure(max_task_size="big")  # type: ignore[arg-type] # bytes are an int

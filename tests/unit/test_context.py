@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextvars
+import json
 import threading
 from datetime import timedelta
 from typing import Any
@@ -11,6 +12,7 @@ import pytest
 
 from uwsgi_tasks import (
     CurrentTask,
+    DecodeError,
     RetryPolicy,
     RetryTaskException,
     TaskExecutor,
@@ -146,7 +148,7 @@ def test_threads_see_the_task_when_started_with_its_context() -> None:
 def test_handles_travel_as_values() -> None:
     """A handle returned by a task round-trips through the codec as its ids, not a pickle."""
     handle: TaskHandle[int] = TaskHandle(
-        "a" * 32, function="m:f", executor=TaskExecutor.SPOOLER, spool_file="/s/x"
+        "a" * 32, function="m:f", executor=TaskExecutor.SPOOLER, spool_file="/s/uwsgi_spoolfile_on_x"
     )
     encoded = _codec.encode_value(handle)
     assert encoded.pickled == ()
@@ -156,5 +158,26 @@ def test_handles_travel_as_values() -> None:
         handle.id,
         "m:f",
         TaskExecutor.SPOOLER,
-        "/s/x",
+        "/s/uwsgi_spoolfile_on_x",
     )
+
+
+@pytest.mark.parametrize(
+    ("index", "value"),
+    [
+        (0, "../x"),
+        (3, "/etc/passwd"),
+        (3, "relative/uwsgi_spoolfile_on_x"),
+        (4, 0),
+        (5, "relative/dir"),
+        (2, "NOPE"),
+    ],
+)
+def test_a_handle_read_from_a_message_is_checked(index: int, value: object) -> None:
+    """A handle is a value anyone who writes a message can forge: one whose spool file is not a spool
+    file (cancel() would unlink it), whose store is a relative directory, or whose ids are not ids is
+    refused."""
+    tree = ["a" * 32, "m:f", "SPOOLER", "/s/uwsgi_spoolfile_on_x", 1, "/spool", False]
+    tree[index] = value
+    with pytest.raises(DecodeError, match="not a task handle"):
+        _codec.decode_value(json.dumps({"$handle": tree}).encode())

@@ -7,7 +7,6 @@ Every test here failed on the code before the hardening issue.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -20,19 +19,14 @@ from pathlib import Path
 import pytest
 
 import uwsgi_tasks
+from tests.unit.test_cli import run
 from uwsgi_tasks import ConfigurationError, SpoolDirectory, TaskStatus, _codec, task
-from uwsgi_tasks._cli import main
 from uwsgi_tasks._config import SECRET_ENV
 from uwsgi_tasks._outcome import Outcome
 from uwsgi_tasks._results import FileResultStore
 from uwsgi_tasks._spec import TaskSpec
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def run(*argv: str) -> tuple[int, str]:
-    out = io.StringIO()
-    return main(list(argv), out), out.getvalue()
 
 
 @pytest.fixture
