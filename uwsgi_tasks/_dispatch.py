@@ -229,7 +229,7 @@ def _in_place(spec: TaskSpec, requested: TaskExecutor) -> TaskHandle[R]:
     if spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED:
         store.put(ran.outcome.for_store(spec.store_result))
     if isinstance(ran.error, KeyboardInterrupt):
-        raise ran.error  # recorded FAILED, as Django's ImmediateBackend does; whoever pressed ^C stops
+        raise ran.error  # recorded FAILED (it did fail), then re-raised: whoever pressed ^C stops
     handle: TaskHandle[R] = TaskHandle(
         spec.task_id,
         function=spec.function,

@@ -28,11 +28,11 @@ from uwsgi_tasks.contrib.django import SpoolerBackend
 from uwsgi_tasks.contrib.django._framework import Task, TaskResult, TaskResultStatus
 from uwsgi_tasks.testing import wait_until
 
+from .runner import LOGS_ENV
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
-#: Environment variable naming the directory the spooler writes its log records to.
-LOGS_ENV = "CONFORMANCE_LOGS"
 #: How long a task may take from enqueue to finished (spooled, picked up, run, recorded).
 SETTLE_TIMEOUT = 20.0
 
@@ -76,5 +76,7 @@ class SettledSpoolerBackend(SpoolerBackend):
             # Not spooled: it ran here, so this run would not test the spooler at all.
             raise AssertionError(f"enqueue() inside uWSGI returned {result.status}, not READY")
         settle(result)
+        if not all(worker.startswith("uwsgi-spooler:") for worker in result.worker_ids):
+            raise AssertionError(f"task {result.id} was not run by a spooler: {result.worker_ids}")
         replay_logs(result.id)
         return result

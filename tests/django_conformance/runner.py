@@ -23,6 +23,10 @@ from types import TracebackType
 from typing import Any, TypeAlias
 
 SETTINGS = "tests.django_conformance.settings"
+#: Inside uWSGI: the directory holding the substituted copy of Django's ``tasks`` package.
+TESTS_ENV = "CONFORMANCE_TESTS"
+#: Inside uWSGI: the directory the spooler writes its log records to (see `backends`).
+LOGS_ENV = "CONFORMANCE_LOGS"
 FLAGS = ("supports_defer", "supports_async_task", "supports_get_result", "supports_priority")
 
 _IMMEDIATE = "tasks.test_immediate_backend.ImmediateBackendTestCase."
@@ -45,7 +49,7 @@ NOT_APPLICABLE_IN_UWSGI: dict[str, str] = {
     ),
 }
 
-_ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType | None]
+_ExcInfo: TypeAlias = tuple[type[BaseException], BaseException, TracebackType]
 Report: TypeAlias = dict[str, Any]
 
 
@@ -73,19 +77,19 @@ class _Collect(unittest.TestResult):
         entry["outcome"] = "failed"
         entry["details"].append(detail)
 
-    def startTest(self, test: unittest.TestCase) -> None:  # noqa: N802 -- unittest's name
+    def startTest(self, test: unittest.TestCase) -> None:
         super().startTest(test)
         self._entry(test)
 
-    def addError(self, test: unittest.TestCase, err: _ExcInfo | tuple[None, None, None]) -> None:  # noqa: N802
+    def addError(self, test: unittest.TestCase, err: _ExcInfo | tuple[None, None, None]) -> None:
         super().addError(test, err)
         self._fail(test, "".join(traceback.format_exception(*err)))
 
-    def addFailure(self, test: unittest.TestCase, err: _ExcInfo | tuple[None, None, None]) -> None:  # noqa: N802
+    def addFailure(self, test: unittest.TestCase, err: _ExcInfo | tuple[None, None, None]) -> None:
         super().addFailure(test, err)
         self._fail(test, "".join(traceback.format_exception(*err)))
 
-    def addSubTest(  # noqa: N802
+    def addSubTest(
         self,
         test: unittest.TestCase,
         subtest: unittest.TestCase,
@@ -95,13 +99,13 @@ class _Collect(unittest.TestResult):
         if err is not None:
             self._fail(test, f"{subtest.id()}:\n" + "".join(traceback.format_exception(*err)))
 
-    def addSkip(self, test: unittest.TestCase, reason: str) -> None:  # noqa: N802
+    def addSkip(self, test: unittest.TestCase, reason: str) -> None:
         super().addSkip(test, reason)
         entry = self._entry(test)
         entry["outcome"] = "skipped"
         entry["details"].append(reason)
 
-    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:  # noqa: N802
+    def addUnexpectedSuccess(self, test: unittest.TestCase) -> None:
         super().addUnexpectedSuccess(test)
         self._fail(test, "unexpected success of a test marked expectedFailure")
 

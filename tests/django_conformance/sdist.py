@@ -18,15 +18,20 @@ TESTS = "tests/tasks"
 IMMEDIATE = "django.tasks.backends.immediate.ImmediateBackend"
 IMMEDIATE_IMPORT = "from django.tasks.backends.immediate import ImmediateBackend\n"
 
-#: What is substituted, file by file: (text, replacement, how many times it must occur). Nothing
-#: else in Django's tests changes; a Django whose tests differ fails the copy instead of passing
-#: vacuously. The class path goes into the TASKS settings the tests override; the import keeps the
-#: tests' ``isinstance(..., ImmediateBackend)`` checks meaningful (the backend under test is a
-#: SpoolerBackend).
+
 def substitutions(backend_path: str) -> dict[str, list[tuple[str, str, int]]]:
+    """What is substituted, file by file: (text, replacement, how many times it must occur).
+
+    Nothing else in Django's tests changes; a Django whose tests differ fails the copy instead of
+    passing vacuously. *backend_path* goes where the tests configure ImmediateBackend in TASKS; the
+    import makes their ``isinstance(..., ImmediateBackend)`` checks ask for a SpoolerBackend.
+    """
     as_immediate = "from uwsgi_tasks.contrib.django import SpoolerBackend as ImmediateBackend\n"
     return {
-        "test_immediate_backend.py": [(f'"{IMMEDIATE}"', f'"{backend_path}"', 4), (IMMEDIATE_IMPORT, as_immediate, 1)],
+        "test_immediate_backend.py": [
+            (f'"{IMMEDIATE}"', f'"{backend_path}"', 4),
+            (IMMEDIATE_IMPORT, as_immediate, 1),
+        ],
         "test_tasks.py": [(f'"{IMMEDIATE}"', f'"{backend_path}"', 1), (IMMEDIATE_IMPORT, as_immediate, 1)],
     }
 
@@ -50,13 +55,11 @@ def django_tests(cache: Path) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".django-{version}-", dir=cache))
     try:
-        subprocess.run(
-            [sys.executable, "-m", "pip", "download", f"django=={version}", "--no-binary", ":all:"]
-            + ["--no-deps", "--quiet", "--disable-pip-version-check", "-d", str(work)],
-            check=True,
-            stdin=subprocess.DEVNULL,
-            timeout=300,
-        )
+        command = [sys.executable, "-m", "pip", "download", f"django=={version}", "--no-binary", ":all:"]
+        command += ["--no-deps", "--quiet", "--disable-pip-version-check", "-d", str(work)]
+        pip = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=300)
+        if pip.returncode != 0:
+            raise RuntimeError(f"{' '.join(command)} exited with {pip.returncode}:\n{pip.stdout}{pip.stderr}")
         [archive] = work.glob("*.tar.gz")
         with tarfile.open(archive) as tar:
             top = tar.getnames()[0].split("/")[0]
@@ -87,7 +90,9 @@ def substituted_copy(source: Path, target: Path, backend_path: str) -> Path:
         for old, new, count in changes:
             found = text.count(old)
             if found != count:
-                raise AssertionError(f"{name}: {old!r} occurs {found} times, the substitution expects {count}")
+                raise AssertionError(
+                    f"{name}: {old!r} occurs {found} times, the substitution expects {count}"
+                )
             text = text.replace(old, new)
         path.write_text(text)
     return target

@@ -4,7 +4,7 @@ Django's tests override TASKS themselves; these TASKS are what a process that on
 spooler) resolves a task's backend alias against: both aliases Django's tests enqueue through.
 """
 
-SECRET_KEY = "django-conformance-tests-only"  # noqa: S105 -- a test settings module, never deployed
+SECRET_KEY = "django-conformance-tests-only"
 DEBUG = False
 INSTALLED_APPS: list[str] = []
 MIDDLEWARE: list[str] = []

@@ -14,8 +14,9 @@ from .runner import SETTINGS
 
 django_setup(SETTINGS)
 
-import uwsgi_tasks.contrib.django  # noqa: E402, F401 -- the backend's task, after the setup
 import tasks.tasks  # type: ignore[import-not-found]  # noqa: E402, F401 -- Django's test tasks
+
+import uwsgi_tasks.contrib.django  # noqa: E402, F401 -- the backend's task, after the setup
 
 
 class ForwardRecords(logging.Handler):

@@ -18,7 +18,7 @@ from typing import Any
 
 import django
 
-from .runner import NOT_APPLICABLE_IN_UWSGI, SETTINGS, run
+from .runner import NOT_APPLICABLE_IN_UWSGI, SETTINGS, TESTS_ENV, run
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS)
 django.setup()
@@ -30,7 +30,6 @@ from uwsgi_tasks import TaskHandle  # noqa: E402
 
 from .backends import logged_by_spooler, settle  # noqa: E402
 
-TESTS_ENV = "CONFORMANCE_TESTS"
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
 
 
