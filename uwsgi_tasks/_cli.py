@@ -8,6 +8,7 @@ pickled values as ``<pickled N bytes>``.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -17,21 +18,21 @@ from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any, Final, TextIO
 
-from . import _codec, _config, _external, _spooldir, _status
+from . import _codec, _config, _external, _results, _spooldir, _status
 from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
 from ._outcome import TaskStatus
-from ._results import FileResultStore
+from ._results import FileResultStore, checked_id
 from ._spec import TaskSpec, new_task_id, priority_number, unix_time
-from ._spooldir import read_regular, state_dir
 from ._targets import Remote, SpoolDirectory, spooler_dir
 
 Row = dict[str, Any]
 
 #: What `send` accepts as a task: ``package.module:Class.function``, identifiers only.
 FUNCTION: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
-# A record or reason note is small; anything larger is not ours.
+# A reason note is small; a record holds a value, limited like a task.
 _NOTE_LIMIT: Final = 1 << 20
+_RECORD_LIMIT: Final = _config.max_task_size() + _NOTE_LIMIT
 
 
 def printable(text: str) -> str:
@@ -82,35 +83,40 @@ def _queued(spool_dir: str, store: FileResultStore) -> Iterator[Row]:
         yield row
 
 
-def _set_aside_dir(spool_dir: str) -> str:
-    return os.path.join(state_dir(spool_dir), "set_aside")
-
-
-def _set_aside(spool_dir: str) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]]:
-    directory = _set_aside_dir(spool_dir)
+@contextlib.contextmanager
+def _state(spool_dir: str, name: str) -> Iterator[_spooldir.StateDir | None]:
+    """A state directory of *spool_dir*, open (see `_spooldir.StateDir`); None if there is none."""
     try:
-        names = sorted(os.listdir(directory))
+        directory = _spooldir.StateDir(spool_dir, name)
     except FileNotFoundError:
+        yield None
         return
-    for name in names:
+    with directory:
+        yield directory
+
+
+def _set_aside(aside: _spooldir.StateDir | None) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]]:
+    """The set-aside spool files: name, what it holds, and why it was set aside."""
+    if aside is None:
+        return
+    for name in aside.names():
         if name.endswith((".reason.json", ".tmp")):
             continue
-        path = os.path.join(directory, name)
         try:
-            note = read_regular(path + ".reason.json", _NOTE_LIMIT)
+            note = aside.read(name + ".reason.json", _NOTE_LIMIT)
             reason = "" if note is None else _text(json.loads(note).get("reason"))
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, RecursionError):
             reason = ""
-        try:
-            yield path, _spooldir.read_entry(path), reason
-        except FileNotFoundError:
-            continue
+        entry = _spooldir.read_entry_in(aside, name)
+        if entry is not None:
+            yield name, entry, reason
 
 
 def _rows(spool_dir: str) -> list[Row]:
     store = FileResultStore(spool_dir)
     rows = list(_queued(spool_dir, store))
-    rows += [_row(entry, "failed", reason) for _, entry, reason in _set_aside(spool_dir)]
+    with _state(spool_dir, "set_aside") as aside:
+        rows += [_row(entry, "failed", reason) for _, entry, reason in _set_aside(aside)]
     return rows
 
 
@@ -137,19 +143,20 @@ def _find(spool_dir: str, task_id: str) -> tuple[str | None, _spooldir.SpoolEntr
     found = _spooldir.find(spool_dir, task_id)
     if found is not None:
         return found.path, found, ""
-    for aside, entry, reason in _set_aside(spool_dir):
-        if entry.task_id == task_id:
-            return aside, entry, reason
+    with _state(spool_dir, "set_aside") as aside:
+        for _, entry, reason in _set_aside(aside):
+            if entry.task_id == task_id:
+                return entry.path, entry, reason
     return None, None, ""
 
 
 def _record(spool_dir: str, task_id: str) -> dict[str, Any] | None:
-    store = FileResultStore(spool_dir)
-    try:
-        stored = read_regular(store.path_of(task_id), _config.max_task_size() + _NOTE_LIMIT)
-        return None if stored is None else _codec.outcome_tree(stored)
-    except (DecodeError, ValueError):
-        return None
+    with _state(spool_dir, "results") as results:
+        try:
+            stored = None if results is None else results.read(checked_id(task_id), _RECORD_LIMIT)
+            return None if stored is None else _codec.outcome_tree(stored)
+        except (DecodeError, ValueError, RecursionError):
+            return None
 
 
 def _details(spool_dir: str, task_id: str) -> Row:
@@ -167,8 +174,8 @@ def _details(spool_dir: str, task_id: str) -> Row:
         "function": _text(spec.get("function")) or handle.function,
         "attempt": spec.get("attempt"),
         "at": _when(spec.get("at")),
-        "args": _codec.render_value({"$tuple": spec.get("args", [])}) if spec else None,
-        "kwargs": _codec.render_value({"$d": spec.get("kwargs", {})}) if spec else None,
+        "args": _rendered({"$tuple": spec.get("args", [])}) if spec else None,
+        "kwargs": _rendered({"$d": spec.get("kwargs", {})}) if spec else None,
         "retry": spec.get("retry"),
         "priority": spec.get("priority"),
         "reason": reason,
@@ -178,16 +185,27 @@ def _details(spool_dir: str, task_id: str) -> Row:
             "status": record.get("status"),
             "attempts": record.get("attempts"),
             "finished": _when(record.get("finished_at")),
-            "value": _codec.render_value(record["value"]) if record.get("has_value") else None,
+            "value": _rendered(record["value"]) if record.get("has_value") else None,
             "error": record.get("error"),
         }
     return details
 
 
+def _rendered(tree: Any) -> str:
+    try:
+        return _codec.render_value(tree)
+    except RecursionError:
+        return "<nested too deeply to show>"
+
+
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
     details = _details(args.spool_dir, args.task_id)
     if args.json:
-        json.dump(details, out, indent=2)
+        try:
+            text = json.dumps(details, indent=2)
+        except RecursionError:
+            raise ValueError(f"task {args.task_id} is nested too deeply to show as JSON") from None
+        out.write(text)
         out.write("\n")
         return 0
     for key, value in details.items():
@@ -210,24 +228,45 @@ def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
-    found = next(((p, e) for p, e, _ in _set_aside(args.spool_dir) if e.task_id == args.task_id), None)
-    if found is None:
-        raise LookupError(f"no failed (set-aside) task {args.task_id} in {args.spool_dir}")
-    path, entry = found
-    priority = entry.spec.get("priority") if entry.spec else None
-    directory = args.spool_dir
-    if isinstance(priority, int) and not isinstance(priority, bool) and 0 <= priority < 2**31:
-        directory = _spooldir.real_dir(os.path.join(directory, str(priority)))
-    target = os.path.join(directory, os.path.basename(path))
-    if os.path.lexists(target):
-        raise FileExistsError(f"{target} exists: not replacing it")
-    os.utime(path, follow_symlinks=False)  # due now, whatever its at= was
-    os.rename(path, target)
-    for leftover in (path + ".reason.json", FileResultStore(args.spool_dir).path_of(args.task_id)):
-        if os.path.exists(leftover):
-            os.unlink(leftover)
-    out.write(f"requeued {args.task_id} as {target}\n")
+    with _state(args.spool_dir, "set_aside") as aside:
+        found = next(((n, e) for n, e, _ in _set_aside(aside) if e.task_id == args.task_id), None)
+        if aside is None or found is None:
+            raise LookupError(f"no failed (set-aside) task {args.task_id} in {args.spool_dir}")
+        name, entry = found
+        priority = entry.spec.get("priority") if entry.spec else None
+        queue = _spooldir.StateDir(args.spool_dir)
+        with queue:
+            target_fd = queue.fd
+            if type(priority) is int and 0 <= priority < 2**31:
+                target_fd = queue.subdir(str(priority), create=True)
+            try:
+                with contextlib.suppress(FileNotFoundError):
+                    os.stat(name, dir_fd=target_fd, follow_symlinks=False)
+                    raise FileExistsError(f"{name} is already queued: not replacing it")
+                # Due now, whatever its at= was; then back where the spooler looks.
+                os.utime(name, dir_fd=aside.fd, follow_symlinks=False)
+                os.rename(name, name, src_dir_fd=aside.fd, dst_dir_fd=target_fd)
+            finally:
+                if target_fd != queue.fd:
+                    os.close(target_fd)
+        with contextlib.suppress(FileNotFoundError):
+            aside.unlink(name + ".reason.json")
+    _forget(args.spool_dir, args.task_id)  # else the spooler would take it for a copy that already ran
+    where = os.path.join(args.spool_dir, str(priority)) if type(priority) is int else args.spool_dir
+    out.write(f"requeued {args.task_id} as {printable(os.path.join(where, name))}\n")
     return 0
+
+
+def _forget(spool_dir: str, task_id: str) -> None:
+    """Remove what says *task_id* already ran: its record here (and in the shared store, if one is
+    configured), and its silent-success marker."""
+    for kind in ("results", "done"):
+        with _state(spool_dir, kind) as directory, contextlib.suppress(FileNotFoundError):
+            if directory is not None:
+                directory.unlink(checked_id(task_id))
+    shared = _results.shared()
+    if shared is not None:
+        shared.forget(task_id)
 
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
@@ -248,31 +287,30 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError("purge needs --failed, --older-than AGE, or both")
     before = time.time() - (args.older_than or 0)
     removed = 0
-    for path, _, _ in list(_set_aside(args.spool_dir)):
-        if os.lstat(path).st_mtime <= before:
-            for name in (path, path + ".reason.json"):
-                if os.path.exists(name):
-                    os.unlink(name)
-            removed += 1
-    store = FileResultStore(args.spool_dir)
-    try:
-        names = os.listdir(store.root)
-    except FileNotFoundError:
-        names = []
+    with _state(args.spool_dir, "set_aside") as aside:
+        for name, _, _ in list(_set_aside(aside)):
+            assert aside is not None
+            with contextlib.suppress(FileNotFoundError):
+                if aside.lstat(name).st_mtime <= before:
+                    for leftover in (name, name + ".reason.json"):
+                        with contextlib.suppress(FileNotFoundError):
+                            aside.unlink(leftover)
+                    removed += 1
     failed = {TaskStatus.FAILED.value, TaskStatus.CANCELLED.value}
-    for name in names:
-        path = os.path.join(store.root, name)
-        try:
-            if os.lstat(path).st_mtime > before:
-                continue
-            if args.failed:
-                stored = read_regular(path, _config.max_task_size() + _NOTE_LIMIT)
-                if stored is None or _codec.outcome_tree(stored).get("status") not in failed:
+    with _state(args.spool_dir, "results") as results:
+        for name in results.names() if results is not None else []:
+            assert results is not None
+            try:
+                if results.lstat(name).st_mtime > before:
                     continue
-            os.unlink(path)
-            removed += 1
-        except (FileNotFoundError, DecodeError):
-            continue
+                if args.failed:
+                    stored = results.read(name, _RECORD_LIMIT)
+                    if stored is None or _codec.outcome_tree(stored).get("status") not in failed:
+                        continue
+                results.unlink(name)
+                removed += 1
+            except (FileNotFoundError, DecodeError, RecursionError):
+                continue
     out.write(f"purged {removed} record(s) and set-aside task(s)\n")
     return 0
 
@@ -363,10 +401,11 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     stream = sys.stdout if out is None else out
     try:
         if args.command != "send":
+            args.spool_dir = os.path.abspath(args.spool_dir)  # spool files are known by absolute paths
             _spooldir.check_spool_dir(args.spool_dir)
         result: int = args.run(args, stream)
     except (OSError, LookupError, ValueError, UwsgiTasksError) as e:
         message = e.args[0] if isinstance(e, LookupError) and e.args else e
-        print(f"python -m uwsgi_tasks: error: {message}", file=sys.stderr)
+        print(f"python -m uwsgi_tasks: error: {printable(str(message))}", file=sys.stderr)
         return 1
     return result

@@ -199,16 +199,17 @@ class TaskHandle(Generic[R]):
         path = seen.spool_file
         if seen.status.done or path is None or self._store is None or not _is_spool_file(path):
             return False
+        now = time.time()
+        error = ErrorInfo("uwsgi_tasks.TaskCancelled", "cancelled before it ran")
         try:
             with _locks.locked(path) as ours:
                 if not ours:
                     return False
+                # Recorded first, while the lock keeps the spooler off: a task is never gone unrecorded.
+                self._store.put(Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error))
                 os.unlink(path)
         except FileNotFoundError:
             return False
-        now = time.time()
-        error = ErrorInfo("uwsgi_tasks.TaskCancelled", "cancelled before it ran")
-        self._store.put(Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error))
         self._spool_file = None
         return True
 

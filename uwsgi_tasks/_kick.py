@@ -38,7 +38,7 @@ import threading
 import time
 from typing import Final
 
-from . import _locks, _uwsgi
+from . import _locks, _spooldir, _uwsgi
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -130,6 +130,9 @@ def start_watchdog() -> None:
     directory = dirs[pids.index(os.getpid())]
     _watchdog_in = os.getpid()
     watchdog = _Watchdog(directory, threading.main_thread().ident or 0, _uwsgi.flag("spooler-ordered"))
+    # One look now, before this spooler's first scan: a file too large to read is set aside before
+    # uWSGI allocates its whole body (a sparse file of 64 GiB would end the spooler at every scan).
+    watchdog._waiting(time.time())
     threading.Thread(target=watchdog.run, name="uwsgi_tasks-watchdog", daemon=True).start()
 
 
@@ -226,6 +229,11 @@ class _Watchdog:
                 except OSError:
                     continue
                 if not stat.S_ISREG(info.st_mode):
+                    continue
+                if _spooldir.too_large(info.st_size):
+                    _spooldir.set_aside(
+                        entry.path, self.directory, f"{info.st_size} bytes: over the size limit"
+                    )
                     continue
                 mtime = info.st_mtime
                 if mtime > wall:  # uWSGI runs it from its mtime's second on

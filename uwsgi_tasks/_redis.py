@@ -60,6 +60,13 @@ class RedisResultStore:
             keys=[self._key("result", outcome.task_id), self._version], args=[_codec.encode_outcome(outcome)]
         )
 
+    def forget(self, task_id: str) -> None:
+        """Remove what says *task_id* ran (its record, its silent-success note): it is requeued."""
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.delete(self._key("result", task_id), self._key("note:done", task_id))
+        pipe.incr(self._version)
+        pipe.execute()
+
     def put_note(self, task_id: str, kind: str, data: bytes) -> None:
         sealed = _codec.seal_note(task_id, kind, data)
         self._redis.set(self._key(f"note:{kind}", task_id), sealed, ex=_seconds(result_ttl()))

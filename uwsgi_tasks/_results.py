@@ -20,7 +20,7 @@ from . import _codec, _config
 from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
-from ._spooldir import read_regular, state_dir, state_subdir, write_private
+from ._spooldir import StateDir, read_regular, state_dir, state_subdir, write_private
 
 # Records older than the TTL are removed by whoever writes records, at most this often per process.
 _PRUNE_EVERY: Final = 60.0
@@ -116,6 +116,8 @@ class SharedStore(ResultStore, Protocol):
 
     def discard(self, outcome: Outcome) -> None: ...
 
+    def forget(self, task_id: str) -> None: ...
+
     def put_payload(self, task_id: str, data: bytes, ttl: float) -> None: ...
 
     def get_payload(self, task_id: str) -> bytes | None: ...
@@ -181,17 +183,18 @@ class FileResultStore:
         """Remove the records last written before unix time *before*; how many were removed."""
         removed = 0
         try:
-            entries = list(os.scandir(self.root))
-        except FileNotFoundError:
+            results = StateDir(self.spool_dir, "results")  # never through a swapped-in symlink
+        except OSError:
             return 0
-        for entry in entries:
-            try:
-                info = entry.stat(follow_symlinks=False)
-                if info.st_mtime < before or not stat.S_ISREG(info.st_mode):
-                    os.unlink(entry.path)  # (a link itself, never what it points to)
-                    removed += 1
-            except FileNotFoundError:
-                continue
+        with results:
+            for name in results.names():
+                try:
+                    info = results.lstat(name)
+                    if info.st_mtime < before or not stat.S_ISREG(info.st_mode):
+                        results.unlink(name)  # (a link itself, never what it points to)
+                        removed += 1
+                except FileNotFoundError:
+                    continue
         return removed
 
     def version(self) -> object:

@@ -18,9 +18,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
+import logging
 import os
 import secrets
 import stat
+import time
 from collections.abc import Iterator
 from typing import Any, Final
 
@@ -29,6 +32,8 @@ import attrs
 from . import _codec
 from ._config import max_task_size
 from ._exceptions import DecodeError
+
+logger = logging.getLogger("uwsgi_tasks")
 
 PREFIX: Final = "uwsgi_spoolfile_on_"
 STATE_DIR: Final = ".uwsgi_tasks"
@@ -48,8 +53,9 @@ _checked: set[str] = set()
 
 def state_subdir(spool_dir: str, name: str) -> str:
     """``<spool_dir>/.uwsgi_tasks/<name>``, made if missing; OSError if it, or ``.uwsgi_tasks``, is
-    anything but a real directory (a symlink would send our writes elsewhere). Checked once per
-    process and directory."""
+    anything but a real directory of ours (see `real_dir`). Checked once per process and directory:
+    for the spooler's own writes, as the user that owns them. Whatever deletes or is run by an
+    operator goes through `StateDir` instead, which never resolves a path twice."""
     path = os.path.join(spool_dir, STATE_DIR, name)
     if path not in _checked:
         real_dir(os.path.join(spool_dir, STATE_DIR))
@@ -58,24 +64,108 @@ def state_subdir(spool_dir: str, name: str) -> str:
     return path
 
 
+_DIRECTORY: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+def _owners(parent: os.stat_result) -> tuple[int, ...]:
+    # Ours, or the spool directory's owner's (an operator's CLI, run as root).
+    return (os.geteuid(), parent.st_uid)
+
+
+def _refuse(path: str, why: str) -> OSError:
+    return OSError(errno.ENOTDIR, f"not a directory of ours ({why}): refusing to use it", path)
+
+
 def real_dir(path: str, mode: int = 0o750) -> str:
-    """*path*, a directory made if missing; OSError if something else is there (a symlink too)."""
+    """*path*, a directory made if missing; OSError if something else is there (a symlink too), or a
+    directory someone else owns (whoever made it first could swap what is inside)."""
     try:
-        found = os.lstat(path).st_mode
+        info = os.lstat(path)
     except FileNotFoundError:
         with contextlib.suppress(FileExistsError):
             os.mkdir(path, mode)
-        found = os.lstat(path).st_mode
-    if not stat.S_ISDIR(found):
-        raise OSError(errno.ENOTDIR, "not a directory (refusing to follow it)", path)
+        info = os.lstat(path)
+    if not stat.S_ISDIR(info.st_mode):
+        raise _refuse(path, "a symlink or a file")
+    if info.st_uid not in _owners(os.stat(os.path.dirname(path) or ".")):
+        raise _refuse(path, f"owned by uid {info.st_uid}")
     return path
 
 
-def read_regular(path: str, limit: int | None = None) -> bytes | None:
+class StateDir:
+    """One of the state directories of a spool directory, open: every operation is relative to its
+    descriptor, so a directory swapped for a symlink halfway through changes nothing (an operator's
+    command run as root never deletes or writes outside it). A context manager.
+
+    Raises FileNotFoundError if it doesn't exist (and *create* is False), OSError if it, or
+    ``.uwsgi_tasks``, is a symlink, not a directory, or owned by someone else.
+    """
+
+    def __init__(self, spool_dir: str, name: str | None = None, *, create: bool = False) -> None:
+        self.path = os.path.join(spool_dir, STATE_DIR, name) if name else spool_dir
+        top = os.open(spool_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        fd = top
+        try:
+            for part in (STATE_DIR, name) if name else ():
+                inner = _subdir(fd, part, create, self.path)
+                if fd != top:
+                    os.close(fd)
+                fd = inner
+        except BaseException:
+            if fd != top:
+                os.close(fd)
+            os.close(top)
+            raise
+        if fd != top:
+            os.close(top)
+        self.fd = fd
+
+    def __enter__(self) -> StateDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self.fd)
+
+    def names(self) -> list[str]:
+        return sorted(os.listdir(self.fd))
+
+    def lstat(self, name: str) -> os.stat_result:
+        return os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+
+    def read(self, name: str, limit: int | None = None) -> bytes | None:
+        """Like `read_regular`, for *name* in this directory."""
+        return read_regular(name, limit, dir_fd=self.fd)
+
+    def unlink(self, name: str) -> None:
+        os.unlink(name, dir_fd=self.fd)
+
+    def subdir(self, name: str, *, create: bool = False) -> int:
+        """A descriptor of subdirectory *name* (close it), checked like this one."""
+        return _subdir(self.fd, name, create, os.path.join(self.path, name))
+
+
+def _subdir(parent: int, name: str, create: bool, path: str) -> int:
+    try:
+        fd = os.open(name, _DIRECTORY, dir_fd=parent)
+    except FileNotFoundError:
+        if not create:
+            raise
+        with contextlib.suppress(FileExistsError):
+            os.mkdir(name, 0o750, dir_fd=parent)
+        fd = os.open(name, _DIRECTORY, dir_fd=parent)
+    except OSError as e:  # ELOOP: a symlink; ENOTDIR: a file
+        raise _refuse(path, e.strerror or "not a directory") from None
+    if os.fstat(fd).st_uid not in _owners(os.fstat(parent)):
+        os.close(fd)
+        raise _refuse(path, "owned by another user")
+    return fd
+
+
+def read_regular(path: str, limit: int | None = None, *, dir_fd: int | None = None) -> bytes | None:
     """The contents of the regular file *path*; None if there is none (missing, or a symlink, FIFO,
     directory or device in its place). `DecodeError` if it is larger than *limit* bytes (unread)."""
     try:
-        fd = os.open(path, _READ)
+        fd = os.open(path, _READ, dir_fd=dir_fd)
     except FileNotFoundError:
         return None
     except OSError as e:
@@ -120,6 +210,37 @@ def write_private(path: str, data: bytes, mode: int = 0o600, *, mtime: float | N
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
+
+
+def set_aside(path: str, spool_dir: str, reason: str, task_id: str | None = None) -> str | None:
+    """Move spool file *path* out of the spooler's way, into *spool_dir*'s set-aside directory with
+    the reason beside it; the new path, or None if it could not be moved (it stays where it is:
+    uWSGI runs it again at a later scan).
+
+    *task_id* is only given when it was read from a task that verified (or when there is no secret):
+    whoever looks at the set-aside file must not be told a forged id.
+    """
+    try:
+        directory = state_subdir(spool_dir, "set_aside")
+        target = os.path.join(directory, os.path.basename(path))
+        if os.path.lexists(target):  # never replace an earlier set-aside file of the same name
+            target = f"{target}.{time.time_ns()}"
+        # The reason first, whole: whoever sees the set-aside file can read why.
+        note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
+        write_private(f"{target}.reason.json", json.dumps(note).encode(), 0o640)
+        os.rename(path, target)
+    except OSError as e:
+        logger.error("can't set spool file %s aside (%s), kept: %s", path, reason, e)
+        return None
+    logger.error("spool file %s set aside to %s: %s", path, target, reason)
+    return target
+
+
+def too_large(size: int) -> str | None:
+    """Why a spool file of *size* bytes is over the limit (`max_task_size` and its packet), if it is."""
+    if size <= max_task_size() + _SPOOL_OVERHEAD:
+        return None
+    return f"the file is {size} bytes, over the {max_task_size()}-byte limit (configure(max_task_size=...))"
 
 
 def is_regular(path: str) -> bool:
@@ -168,22 +289,40 @@ class SpoolEntry:
         return str(self.spec["task_id"]) if self.spec and "task_id" in self.spec else None
 
 
-def read_message(path: str) -> dict[bytes, bytes]:
-    """The keys of spool file *path*; FileNotFoundError if it is gone (or not a regular file),
-    `DecodeError` if it isn't a spool file, or is over the size limit."""
-    data = read_regular(path, max_task_size() + _SPOOL_OVERHEAD)
-    if data is None:
-        raise FileNotFoundError(errno.ENOENT, "no spool file (or not a regular file)", path)
-    return _codec.parse_spool_file(data)
-
-
 def read_entry(path: str) -> SpoolEntry:
     """What *path* holds; FileNotFoundError if it is gone (or is no regular file), never anything else."""
     info = os.lstat(path)
     if not stat.S_ISREG(info.st_mode):
         raise FileNotFoundError(errno.ENOENT, "not a regular file", path)
     try:
-        message = read_message(path)
+        data = read_regular(path, max_task_size() + _SPOOL_OVERHEAD)
+    except DecodeError as e:
+        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
+    if data is None:
+        raise FileNotFoundError(errno.ENOENT, "no spool file (or not a regular file)", path)
+    return entry_of(path, info, data)
+
+
+def read_entry_in(directory: StateDir, name: str) -> SpoolEntry | None:
+    """`read_entry` for *name* in an open *directory*; None if it isn't a regular file there."""
+    path = os.path.join(directory.path, name)
+    try:
+        info = directory.lstat(name)
+    except FileNotFoundError:
+        return None
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    try:
+        data = directory.read(name, max_task_size() + _SPOOL_OVERHEAD)
+    except DecodeError as e:
+        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
+    return None if data is None else entry_of(path, info, data)
+
+
+def entry_of(path: str, info: os.stat_result, data: bytes) -> SpoolEntry:
+    """What the spool file *path* (its lstat *info* and contents *data*) holds."""
+    try:
+        message = _codec.parse_spool_file(data)
     except DecodeError as e:
         return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
     if _codec.is_legacy_spool_message(message):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -73,14 +72,14 @@ def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
 
 
 def spool_root(path: str) -> str:
-    """The spooler directory a spool file belongs to (files with a priority sit one level down)."""
+    """The spooler directory a spool file belongs to: the configured one it is in (files with a
+    priority sit one level down; uWSGI also scans deeper directories, which `_misplaced` refuses)."""
     parent = os.path.dirname(path)
     dirs = _uwsgi.spooler_dirs()
-    if parent not in dirs and os.path.basename(parent).isdigit():
-        grandparent = os.path.dirname(parent)
-        if grandparent in dirs:
-            return grandparent
-    return parent
+    if parent in dirs:
+        return parent
+    inside = [d for d in dirs if path.startswith(f"{d}/")]
+    return max(inside, key=len) if inside else parent
 
 
 def locate(env: SpoolerEnv) -> str:
@@ -122,26 +121,8 @@ def _home() -> str:
 
 
 def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
-    """Move a spool file out of the spooler's way, with the reason beside it; the new path, or None
-    if it could not be moved (it stays where it is: uWSGI runs it again at a later scan).
-
-    *task_id* is only given when it was read from a task that verified (or when there is no secret):
-    whoever looks at the set-aside file must not be told a forged id.
-    """
-    try:
-        directory = _spooldir.state_subdir(spool_root(path), "set_aside")
-        target = os.path.join(directory, os.path.basename(path))
-        if os.path.lexists(target):  # never replace an earlier set-aside file of the same name
-            target = f"{target}.{time.time_ns()}"
-        # The reason first, whole: whoever sees the set-aside file can read why.
-        note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
-        _spooldir.write_private(f"{target}.reason.json", json.dumps(note).encode(), 0o640)
-        os.rename(path, target)
-    except OSError as e:
-        logger.error("can't set spool file %s aside (%s), kept: %s", path, reason, e)
-        return None
-    logger.error("spool file %s set aside to %s: %s", path, target, reason)
-    return target
+    """Move a spool file out of the spooler's way (see `_spooldir.set_aside`)."""
+    return _spooldir.set_aside(path, spool_root(path), reason, task_id)
 
 
 def _record(path: str, outcome: Outcome) -> bool:
@@ -262,8 +243,13 @@ def _run(path: str, env: SpoolerEnv) -> int:
     except Exception as e:  # the shared store is down: keep the file, uWSGI tries again at a scan
         logger.error("spool file %s: can't fetch the task it refers to (kept, to try again): %r", path, e)
         return _uwsgi.SPOOL_RETRY
-    # Sent from another host without uWSGI's "at", which that host can't note as due here.
-    early = b"at" not in env and spec.at is not None and spec.at > time.time()
+    # Not due yet: sent from another host without uWSGI's "at", or a copy whose mtime was changed (the
+    # signed "at" is the truth; uWSGI only looks at the mtime).
+    misplaced = _misplaced(path, spool_root(path), spec)
+    if misplaced is not None:
+        set_aside(path, misplaced, spec.task_id)
+        return _uwsgi.SPOOL_RETRY
+    early = spec.at is not None and spec.at > time.time()
     code = _respool(path, spec) if early else _run_spec(path, spec, store)
     if code == _uwsgi.SPOOL_OK and store is not None and _codec.REF_KEY in env:
         # Done with, or now in a spool file of its own here. (A task set aside keeps its payload until
@@ -275,52 +261,102 @@ def _run(path: str, env: SpoolerEnv) -> int:
     return code
 
 
-def _already_ran(root: str, spec: TaskSpec) -> str | None:
+def _already_ran(root: str, spec: TaskSpec, store: SharedStore | None) -> str | None:
     """Why this attempt of *spec* must not run, if it already ran: a copy of its spool file (a replay,
-    or the file of an attempt whose retry was written before a crash). Known for as long as its
-    record (or silent-success marker) is kept: the result TTL. OSError etc. if that can't be read."""
-    before = store_for(root).get(spec.task_id)
-    if before is not None and (
-        before.status.done or (before.status is TaskStatus.RETRYING and before.attempts >= spec.attempt)
-    ):
-        return f"already ran: task {spec.task_id} is {before.status.value} after attempt {before.attempts}"
-    if not spec.store_result and _starts.ran_silently(root, spec.task_id):
-        return f"already ran: task {spec.task_id} succeeded (store_result=False)"
+    or the file of an attempt whose retry was written before a crash), put back in any spool
+    directory of this instance. Known for as long as its record (or silent-success marker) is kept:
+    the result TTL. Raises whatever reading the store raises."""
+    roots = [root, *(d for d in _uwsgi.spooler_dirs() if d != root)] if store is None else [root]
+    for where in roots:
+        before = store_for(where).get(spec.task_id)
+        if before is not None and (
+            before.status.done or (before.status is TaskStatus.RETRYING and before.attempts >= spec.attempt)
+        ):
+            return (
+                f"already ran: task {spec.task_id} is {before.status.value} after attempt {before.attempts}"
+            )
+    if not spec.store_result:
+        silently = store.get_note(spec.task_id, "done") is not None if store is not None else False
+        if silently or any(_starts.ran_silently(where, spec.task_id) for where in roots):
+            return f"already ran: task {spec.task_id} succeeded (store_result=False)"
     return None
 
 
 def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
-    if spec.mule is not None:
-        return _hand_to_mule(path, spec)
     root = spool_root(path)
     try:
-        replay = _already_ran(root, spec)
-        deaths = 0 if replay else _starts.begin(root, spec.task_id)
-    except Exception as e:  # no way to know what ran, or to count this start: don't run it now
-        logger.error("task %s: can't read or note its starts, kept to try again: %r", spec.task_id, e)
+        replay = _already_ran(root, spec, store)
+    except Exception as e:  # no way to know whether it ran: don't run it now
+        logger.error("task %s: can't read its outcome, kept to try again: %r", spec.task_id, e)
         return _uwsgi.SPOOL_RETRY
     if replay is not None:
         set_aside(path, replay, spec.task_id)
         return _uwsgi.SPOOL_RETRY
-    if deaths:
-        code = _after_deaths(path, spec, deaths)
-        if code is not None:
-            return code
-        spec = attrs.evolve(spec, attempt=spec.attempt + deaths)
-    if store is not None and spec.store_result:
-        started = time.time()  # hosts that can't see the file's lock see this instead
-        if not _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started)):
-            _starts.end(root, spec.task_id)
-            return _uwsgi.SPOOL_RETRY
-    _locks.running_here = path
+    if spec.mule is not None:
+        return _hand_to_mule(path, spec)
     try:
-        ran = execute(spec, come_back=False)
+        deaths, marker = _starts.begin(root, spec.task_id, spec.attempt)
+    except _starts.Busy as e:  # a copy of this task is running now: once it ran, this one is a replay
+        logger.warning("spool file %s: %s; kept for later", path, e)
+        return _uwsgi.SPOOL_RETRY
+    except OSError as e:  # this start can't be counted: don't run it now
+        logger.error("task %s: can't note its start, kept to try again: %r", spec.task_id, e)
+        return _uwsgi.SPOOL_RETRY
+    silently = keep_marker = False
+    try:
+        if deaths:
+            spent = _after_deaths(path, spec, deaths)
+            if spent is not None:
+                keep_marker = spent == _uwsgi.SPOOL_RETRY and os.path.exists(path)  # FAILED not recorded
+                return spent
+            spec = attrs.evolve(spec, attempt=spec.attempt + deaths)
+        if store is not None and spec.store_result:
+            started = time.time()  # hosts that can't see the file's lock see this instead
+            if not _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started)):
+                return _uwsgi.SPOOL_RETRY
+        _locks.running_here = path
+        try:
+            ran = execute(spec, come_back=False)
+        finally:
+            _locks.running_here = None
+        code = _finish(path, spec, ran)
+        silently = (
+            code == _uwsgi.SPOOL_OK
+            and not spec.store_result
+            and ran.next_attempt is None
+            and ran.outcome.status is TaskStatus.SUCCEEDED
+        )
+        if silently and store is not None:
+            _note_done(store, spec.task_id)
+        return code
     finally:
-        _locks.running_here = None
-    code = _finish(path, spec, ran)
-    silently = code == _uwsgi.SPOOL_OK and not spec.store_result and ran.next_attempt is None
-    _starts.end(root, spec.task_id, silently_done=silently and ran.outcome.status is TaskStatus.SUCCEEDED)
-    return code
+        _starts.end(root, spec.task_id, marker, silently_done=silently, keep=keep_marker)
+
+
+def _note_done(store: SharedStore, task_id: str) -> None:
+    """A silent success, where every host sees it (a copy sent to another host is a replay too)."""
+    try:
+        store.put_note(task_id, "done", b"1")
+    except Exception as e:
+        logger.error("task %s: can't note its success in the shared store: %r", task_id, e)
+
+
+def _misplaced(path: str, root: str, spec: TaskSpec) -> str | None:
+    """Why *spec* must not run from *path*: a file copied where it was not sent (another spool
+    directory, a priority it was not given, a directory uWSGI scans that is no priority directory)."""
+    here = os.path.dirname(path)
+    priority = None if here == root else os.path.basename(here)
+    if os.path.dirname(here) not in (root, os.path.dirname(root)) or (
+        priority is not None and not priority.isdigit()
+    ):
+        return f"not in a spool directory or one of its priority directories: {here}"
+    if priority is not None and int(priority) != spec.priority:
+        return f"found in priority directory {priority}, but it was sent with priority {spec.priority}"
+    if priority is None and spec.priority is not None and _uwsgi.flag("spooler-ordered"):
+        return f"it was sent with priority {spec.priority}, and found outside its priority directory"
+    if spec.spooler is not None and os.path.realpath(spec.spooler) != os.path.realpath(root):
+        return f"it was sent to spooler {spec.spooler}, and found in {root}"
+    return None
 
 
 def _after_deaths(path: str, spec: TaskSpec, deaths: int) -> int | None:
@@ -353,8 +389,7 @@ def _after_deaths(path: str, spec: TaskSpec, deaths: int) -> int | None:
         error=ErrorInfo.from_exception(died),
     )
     if not _record(path, failed):
-        return _uwsgi.SPOOL_RETRY  # kept: the next start counts one more death, and tries again
-    _starts.end(root, spec.task_id)
+        return _uwsgi.SPOOL_RETRY  # kept: tried again at a later scan
     set_aside(path, f"failed: {died}", spec.task_id)
     return _uwsgi.SPOOL_RETRY
 

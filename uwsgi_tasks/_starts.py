@@ -1,8 +1,9 @@
 """Durable starts: the tasks a spool directory's spoolers began and never finished, and the tasks that
 ran without leaving a record.
 
-Right before a spooler calls a task it writes ``.uwsgi_tasks/started/<task id>``, holding how many
-starts of that task never ended, and every ordinary end removes it. A marker found at a start means
+Right before a spooler calls a task it writes ``.uwsgi_tasks/started/<task id>``, holding the attempt
+and how many starts of it never ended, and holds an flock on it while the task runs (a second copy
+of the same task waits, see `Busy`); every ordinary end removes it. A marker found at a start means
 the process died inside the task (SIGKILL, the OOM killer, a segfault, ``spooler-harakiri``): uWSGI
 keeps the file and runs it again as if nothing happened, so each death counts as an attempt here
 (see `deaths_allowed`), and a task that keeps killing its spooler ends FAILED instead of running for
@@ -11,19 +12,22 @@ ever.
 A task with ``store_result=False`` that succeeded writes no record; its marker moves to
 ``.uwsgi_tasks/done/<task id>`` instead, so that a copy of its spool file put back later is known to
 have run (see `_spooler`). Both kinds of marker are removed after the result TTL, like records.
-With a secret, a marker's count is signed: a forged one counts nothing.
+With a secret, markers are signed and bound to their task (and attempt): a forged one counts nothing.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import logging
 import os
+import stat
 import time
 from typing import Final
 
 from . import _codec
 from ._config import result_ttl
-from ._spooldir import is_regular, read_regular, state_subdir, write_private
+from ._spooldir import StateDir, read_regular, state_subdir, write_private
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -39,43 +43,78 @@ def deaths_allowed(max_attempts: int | None) -> int:
     return DEFAULT_DEATHS if max_attempts is None else max_attempts
 
 
-def begin(spool_dir: str, task_id: str) -> int:
-    """Note durably that *task_id* starts now; how many earlier starts of it died.
+class Busy(Exception):
+    """Another process is running this task right now (a copy of its file was queued twice)."""
 
-    Raises OSError when the note can't be written: the task must not run then (a death would go
-    uncounted).
+
+def begin(spool_dir: str, task_id: str, attempt: int) -> tuple[int, int]:
+    """Note durably that *attempt* of *task_id* starts now: how many earlier starts of it died, and
+    the marker's descriptor, locked for as long as this process runs it (pass it to `end`).
+
+    Raises `Busy` if another process holds the marker (the same task is running there), and OSError
+    when the note can't be written: the task must not run then (a death would go uncounted).
     """
     path = os.path.join(state_subdir(spool_dir, "started"), task_id)
-    deaths = _count(path, task_id)
-    write_private(path, _codec.seal_start(task_id, b"%d" % (deaths + 1)))
-    return deaths
+    fd = os.open(path, _MARKER, 0o600)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"{path} is not a regular file")
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise Busy(f"task {task_id} is running in another process") from None
+        deaths = _deaths(os.pread(fd, 1024, 0), task_id, attempt)
+        os.ftruncate(fd, 0)
+        data = _codec.seal_start(task_id, b"%d:%d" % (attempt, deaths + 1))
+        if os.pwrite(fd, data, 0) != len(data):
+            raise OSError(f"{path}: short write")
+    except BaseException:
+        os.close(fd)
+        raise
+    return deaths, fd
 
 
-def _count(path: str, task_id: str) -> int:
-    stored = read_regular(path, 1024)
-    if stored is None:
+_MARKER: Final = os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+
+
+def _deaths(stored: bytes, task_id: str, attempt: int) -> int:
+    """Starts of this very attempt that never ended, from its marker (none if it is not one)."""
+    if not stored:
         return 0
     data = _codec.open_start(task_id, stored)
-    if data is None or not data.isdigit() or len(data) > 7:
-        logger.warning("task %s: ignoring a start marker that is not ours: %r", task_id, stored[:80])
+    noted, _, count = (data or b"").partition(b":")
+    if noted != b"%d" % attempt or not count.isdigit() or len(count) > 7:
+        logger.warning(
+            "task %s: ignoring a start marker that is not this attempt's: %r", task_id, stored[:80]
+        )
         return 0
-    return int(data)
+    return int(count)
 
 
-def end(spool_dir: str, task_id: str, *, silently_done: bool = False) -> None:
-    """The task's start ended without its process dying; *silently_done*: it succeeded and wrote no
-    record, so keep that it ran."""
+def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, keep: bool = False) -> None:
+    """The start noted by `begin` (its descriptor *fd*) ended without its process dying;
+    *silently_done*: it succeeded and wrote no record, so keep that it ran. *keep*: leave the marker
+    (its deaths still count: the task's failure could not be recorded)."""
     started = os.path.join(spool_dir, ".uwsgi_tasks", "started", task_id)
+    if keep:
+        os.close(fd)
+        return
     try:
         if silently_done:
-            os.rename(started, os.path.join(state_subdir(spool_dir, "done"), task_id))
-        else:
-            os.unlink(started)
+            write_private(
+                os.path.join(state_subdir(spool_dir, "done"), task_id), _codec.seal_start(task_id, _DONE)
+            )
+        os.unlink(started)
     except FileNotFoundError:
         pass
     except OSError as e:  # the next start of this task would count a death that wasn't one
         logger.error("task %s: can't remove its start marker: %s", task_id, e)
+    finally:
+        os.close(fd)
     _prune(spool_dir)
+
+
+_DONE: Final = b"done"
 
 
 def started_at(spool_dir: str, task_id: str) -> float | None:
@@ -87,8 +126,10 @@ def started_at(spool_dir: str, task_id: str) -> float | None:
 
 
 def ran_silently(spool_dir: str, task_id: str) -> bool:
-    """Whether *task_id* succeeded here without a record (``store_result=False``), within the TTL."""
-    return is_regular(os.path.join(spool_dir, ".uwsgi_tasks", "done", task_id))
+    """Whether *task_id* succeeded here without a record (``store_result=False``), within the TTL
+    (a marker that doesn't verify, with a secret, says nothing)."""
+    stored = read_regular(os.path.join(spool_dir, ".uwsgi_tasks", "done", task_id), 1024)
+    return stored is not None and _codec.open_start(task_id, stored) == _DONE
 
 
 def _prune(spool_dir: str) -> None:
@@ -99,12 +140,10 @@ def _prune(spool_dir: str) -> None:
     before = time.time() - result_ttl()
     for kind in ("started", "done"):
         try:
-            with os.scandir(os.path.join(spool_dir, ".uwsgi_tasks", kind)) as entries:
-                for entry in entries:
-                    try:
-                        if entry.stat(follow_symlinks=False).st_mtime < before:
-                            os.unlink(entry.path)
-                    except OSError:
-                        continue
+            with StateDir(spool_dir, kind) as directory:  # never through a swapped-in symlink
+                for name in directory.names():
+                    with contextlib.suppress(OSError):
+                        if directory.lstat(name).st_mtime < before:
+                            directory.unlink(name)
         except OSError:
             continue

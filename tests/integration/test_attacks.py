@@ -354,3 +354,48 @@ def test_an_empty_secret_variable_is_refused_at_start(uwsgi_server: ServerFactor
     with pytest.raises(RuntimeError) as exited:
         uwsgi_server("empty", mules=0, options=[("env", "UWSGITASKS_SECRET=")])
     assert "UWSGITASKS_SECRET is set but empty" in str(exited.value)
+
+
+def test_a_signed_file_copied_where_it_was_not_sent_never_runs(signed_server: UwsgiServer) -> None:
+    """A captured signed file (scheduled an hour ahead) copied into a directory uWSGI also scans but
+    that is no priority directory, into a priority it was not given, or back with its mtime made due
+    now: the copies are set aside, or spooled again until their signed ``at``; none runs early."""
+    original = call(signed_server, "note", "misplaced", options={"at_in": 3600})
+    captured = Path(original["spool_file"]).read_bytes()
+    spool = signed_server.spool_dirs[0]
+    nested = spool / "uwsgi_spoolfile_on_dir" / "uwsgi_spoolfile_on_nested"
+    deeper = spool / "7" / "3" / "uwsgi_spoolfile_on_deeper"
+    priority = spool / "4" / "uwsgi_spoolfile_on_priority"
+    early = spool / "uwsgi_spoolfile_on_early"
+    for copy in (nested, deeper, priority, early):
+        copy.parent.mkdir(parents=True, exist_ok=True)
+        copy.write_bytes(captured)  # its mtime: now, so uWSGI takes it as due
+    kick_spoolers(signed_server)
+    aside = spool / ".uwsgi_tasks" / "set_aside"
+    for copy in (nested, deeper, priority):
+        wait_until(lambda: (aside / f"{copy.name}.reason.json").exists(), 10)  # noqa: B023 -- used at once
+    wait_until(lambda: not early.exists(), 10)  # spooled again, due in an hour
+    time.sleep(1.5)  # a scan at spooler-frequency 1 would have run anything due
+    assert records(signed_server, "misplaced") == []
+    assert signed_server.handle(original["id"]).status is TaskStatus.SCHEDULED
+
+
+def test_a_spool_file_too_large_to_read_is_set_aside_before_uwsgi_reads_it(
+    uwsgi_server: ServerFactory, tmp_path: Path
+) -> None:
+    """uWSGI allocates a spool file's whole body before any Python runs: a sparse 64 GiB file would end
+    the spooler at every scan. The spooler's watchdog sets it aside first, and tasks run."""
+    spool = tmp_path / "huge" / "spool0"
+    spool.mkdir(parents=True)
+    huge = spool / "uwsgi_spoolfile_on_0huge"
+    with huge.open("wb") as f:
+        f.write(b"\x11\x04\x00\x00abcd")
+        f.truncate(64 << 30)
+    server = uwsgi_server("huge", mules=0, spooler_frequency=1)
+    assert server.spool_dirs[0] == spool
+    note = spool / ".uwsgi_tasks" / "set_aside" / f"{huge.name}.reason.json"
+    wait_until(note.exists, 10)
+    assert "limit" in json.loads(note.read_text())["reason"]
+    pid = spooler_pid(server)
+    assert call(server, "note", "after-huge", wait=10)["status"] == "succeeded"
+    assert spooler_pid(server) == pid

@@ -206,3 +206,32 @@ def test_a_result_enqueued_on_another_host_is_ready_until_it_starts(tasks: Modul
     with override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": options}}):
         result = dj.default_task_backend.get_result("e" * 32)
     assert result.status == dj.TaskResultStatus.READY and result.args == [1, 2]
+
+
+def test_a_note_never_imports_a_module_that_is_not_the_applications(tmp_path: Any) -> None:
+    """get_result reads a note someone could have written: one naming a task in a module that is not
+    imported, not in an installed app and not declared imports nothing, and there is no such result."""
+    import sys
+
+    from uwsgi_tasks import _codec
+    from uwsgi_tasks._results import file_store
+
+    call = {
+        "task": "json.tool.main",
+        "backend": "default",
+        "args": [],
+        "kwargs": {},
+        "priority": 0,
+        "queue_name": "default",
+        "run_after": None,
+        "enqueued_at": 1.0,
+        "spool_dir": "/elsewhere/spool",
+        "spool_file": "/elsewhere/spool/uwsgi_spoolfile_on_b_2",
+    }
+    sys.modules.pop("json.tool", None)
+    file_store(str(tmp_path)).put_note("f" * 32, "django", _codec.encode_value(call).message)
+    options = {"SPOOLERS": {"default": str(tmp_path)}}
+    settings = override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": options}})
+    with settings, pytest.raises(dj.TaskResultDoesNotExist):
+        dj.default_task_backend.get_result("f" * 32)
+    assert "json.tool" not in sys.modules

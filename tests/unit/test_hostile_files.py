@@ -20,7 +20,7 @@ import pytest
 
 import uwsgi_tasks
 from tests.unit.test_cli import run
-from uwsgi_tasks import ConfigurationError, SpoolDirectory, TaskStatus, _codec, task
+from uwsgi_tasks import ConfigurationError, SpoolDirectory, TaskStatus, _codec, _spooldir, _starts, task
 from uwsgi_tasks._config import SECRET_ENV
 from uwsgi_tasks._outcome import Outcome
 from uwsgi_tasks._results import FileResultStore
@@ -262,3 +262,56 @@ def test_values_name_only_types_already_imported() -> None:
         with pytest.raises(uwsgi_tasks.DecodeError, match="not imported"):
             _codec.decode_value(tree)
         assert module not in sys.modules
+
+
+@pytest.mark.parametrize("link", [".uwsgi_tasks/set_aside", ".uwsgi_tasks/results", ".uwsgi_tasks"])
+def test_commands_never_delete_through_a_symlinked_state_directory(tmp_path: Path, link: str) -> None:
+    """A state directory replaced by a symlink to elsewhere: purge and requeue (run as root by an
+    operator) refuse it, and nothing where it points is deleted."""
+    spool_dir = tmp_path / "spool"
+    (spool_dir / ".uwsgi_tasks").mkdir(parents=True)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    precious = elsewhere / ("9" * 32)
+    precious.write_text('{"status": "failed"}')
+    os.utime(precious, (0, 0))
+    target = spool_dir / link
+    if target.exists():
+        target.rmdir()
+    target.symlink_to(elsewhere)
+    for argv in (["purge", "--failed", "--older-than", "0s"], ["requeue", "9" * 32], ["list"]):
+        run(argv[0], str(spool_dir), *argv[1:])
+    assert precious.read_text() == '{"status": "failed"}'
+
+
+def test_a_state_directory_someone_else_made_is_refused(tmp_path: Path) -> None:
+    """Whoever made .uwsgi_tasks first could swap what is inside: one owned by another user is not used."""
+    spool_dir = tmp_path / "spool"
+    (spool_dir / ".uwsgi_tasks" / "results").mkdir(parents=True)
+    os.chown(spool_dir / ".uwsgi_tasks", 12345, 12345)
+    with pytest.raises(OSError, match="owned by"):
+        _spooldir.StateDir(str(spool_dir), "results")
+
+
+def test_start_markers_count_deaths_of_one_attempt_and_refuse_a_second_runner(tmp_path: Path) -> None:
+    """A marker left by a start that never ended counts a death of the same attempt only; while one
+    process runs the task, another start of it is refused (a copy queued twice); with a secret, a
+    forged silent-success marker says nothing."""
+    spool_dir = str(tmp_path)
+    deaths, fd = _starts.begin(spool_dir, "5" * 32, 1)
+    assert deaths == 0
+    with pytest.raises(_starts.Busy):
+        _starts.begin(spool_dir, "5" * 32, 1)
+    os.close(fd)  # the process died: its lock went with it, its marker stayed
+    deaths, fd = _starts.begin(spool_dir, "5" * 32, 1)
+    assert deaths == 1
+    os.close(fd)
+    deaths, fd = _starts.begin(spool_dir, "5" * 32, 2)  # a marker of attempt 1 says nothing of 2
+    assert deaths == 0
+    _starts.end(spool_dir, "5" * 32, fd, silently_done=True)
+    assert _starts.ran_silently(spool_dir, "5" * 32)
+    uwsgi_tasks.configure(secret="markers-secret-0123456789")
+    try:
+        assert not _starts.ran_silently(spool_dir, "5" * 32)  # unsigned: forged, as far as we know
+    finally:
+        uwsgi_tasks.configure(secret=None)

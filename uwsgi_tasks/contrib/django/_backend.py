@@ -25,7 +25,7 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from typing_extensions import ParamSpec
 
-from ... import _codec, _dispatch, _registry, _results, _spooler, _starts, _status, _uwsgi
+from ... import _codec, _config, _dispatch, _registry, _results, _spooler, _starts, _status, _uwsgi
 from ..._context import get_current_task
 from ..._exceptions import DecodeError, TaskNotFound
 from ..._handle import TaskHandle
@@ -154,12 +154,15 @@ class SpoolerBackend(BaseTaskBackend):
             if status is TaskStatus.UNKNOWN and not _status.in_sight(note["spool_file"]):
                 status = TaskStatus.QUEUED  # enqueued (the note says so) on a host whose files aren't here
             worker = _worker(note["spool_dir"])
-            started = None
+            started: float | None = None
             if status is TaskStatus.RUNNING and note["spool_dir"] is not None:
                 started = _starts.started_at(note["spool_dir"], result_id)  # the spooler's start marker
-            return _task_result(
-                self.alias, result_id, note, status, seen.attempt, seen.record, worker, started
-            )
+            try:
+                return _task_result(
+                    self.alias, result_id, note, status, seen.attempt, seen.record, worker, started
+                )
+            except TaskNotFound as e:  # a note naming no task this process may load
+                raise TaskResultDoesNotExist(f"{result_id}: {e}") from None
         raise TaskResultDoesNotExist(result_id)
 
     def _stores(self) -> list[_results.ResultStore]:
@@ -246,13 +249,19 @@ def _task_error(error: ErrorInfo) -> TaskError:
     )
 
 
-def _django_task(path: str) -> Task[..., Any]:
+def _django_task(path: str, *, reading: bool = False) -> Task[..., Any]:
     """The module-level Django task at *path*; never anything else (a note or a spool file naming
     ``os.system`` runs nothing), and its module is imported only if it may be: already imported, in
-    an installed app, declared (``configure(task_modules=...)``), or named by a task or note that
-    verified against the secret (see `_registry.may_import`)."""
+    an installed app (the application's own code), declared (``configure(task_modules=...)``), or
+    named by a task that verified against the secret (see `_registry.may_import`). *reading*: for a
+    note read back by `get_result`, which verified only if a secret is configured."""
     module = path.rpartition(".")[0]
-    if module not in sys.modules and not (_registry.may_import(module) or _in_an_installed_app(module)):
+    allowed = (
+        (bool(_config.signing_keys()) or _registry.declared(module))
+        if reading
+        else _registry.may_import(module)
+    )
+    if module not in sys.modules and not (allowed or _in_an_installed_app(module)):
         raise TaskNotFound(
             f"{path!r}: its module is not imported here, not in an installed app, and not declared "
             "in configure(task_modules=[...]); an unsigned task may not import it"
@@ -279,7 +288,7 @@ def _enqueued_task(alias: str, call: Mapping[str, Any]) -> Task[..., Any]:
     Not ``Task.using()``: that validates against this process's backend, which can't defer outside
     uWSGI although the task was enqueued inside it.
     """
-    enqueued = copy.copy(_django_task(call["task"]))
+    enqueued = copy.copy(_django_task(call["task"], reading=True))
     changes = {
         "priority": call["priority"],
         "queue_name": call["queue_name"],
