@@ -188,13 +188,15 @@ def read_regular(path: str, limit: int | None = None, *, dir_fd: int | None = No
         os.close(fd)
 
 
-def write_private(path: str, data: bytes, mode: int = 0o600, *, mtime: float | None = None) -> None:
+def write_private(
+    path: str, data: bytes, mode: int = 0o600, *, mtime: float | None = None, dir_fd: int | None = None
+) -> None:
     """Write *path* whole or not at all: under a fresh name beside it (never an existing file or a
     symlink), then renamed over it. On any error, or a short write that can't finish (a full disk),
     nothing is left behind and the error is raised."""
     directory, name = os.path.split(path)
     temporary = os.path.join(directory, f".{name}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(temporary, _CREATE, mode)
+    fd = os.open(temporary, _CREATE, mode, dir_fd=dir_fd)
     try:
         try:
             view = memoryview(data)
@@ -205,10 +207,10 @@ def write_private(path: str, data: bytes, mode: int = 0o600, *, mtime: float | N
                 os.utime(fd, (mtime, mtime))
         finally:
             os.close(fd)
-        os.rename(temporary, path)
+        os.rename(temporary, path, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
     except BaseException:
         with contextlib.suppress(OSError):
-            os.unlink(temporary)
+            os.unlink(temporary, dir_fd=dir_fd)
         raise
 
 

@@ -203,13 +203,16 @@ def test_a_process_outside_uwsgi_reads_django_results_from_the_spool_directories
     django_example: UwsgiServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A management command or a shell (not uWSGI), with the project importable and the SPOOLERS
-    directories configured, reads the results of tasks the site enqueued."""
+    directories configured, reads the results of tasks the site enqueued. (Its tasks' module is in
+    the project's INSTALLED_APPS there; these tests' settings are not the project's, so it is
+    declared instead: a note never imports a module that is neither.)"""
     from django.test import override_settings
 
     from tests import django_support as dj
 
     dj.configure()
     monkeypatch.syspath_prepend(str(EXAMPLES / "django"))
+    monkeypatch.setattr("uwsgi_tasks._config._settings.task_modules", ("my_project",))
     enqueued = enqueue(django_example, "build_report", "from-a-shell")
     settled(django_example, f"/reports/{enqueued['id']}", done=("SUCCESSFUL", "FAILED"))
     spoolers = {"default": str(django_example.spool_dirs[0]), "reports": str(django_example.spool_dirs[1])}

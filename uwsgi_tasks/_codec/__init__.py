@@ -343,6 +343,24 @@ def spec_tree(message: Mapping[Any, bytes]) -> dict[str, Any]:
     return tree
 
 
+def due_now(message: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
+    """Spool *message* (one of ours, read from a file) with its ``at`` removed, signed again with this
+    process's secret: a requeued task is due now (its signed ``at`` would otherwise stand)."""
+    tree = spec_tree(message)
+    if REF_KEY in message or "at" not in tree:
+        return dict(message)
+    del tree["at"]
+    data = _envelope.json_bytes(tree)
+    kept = {
+        k: bytes(v) for k, v in message.items() if k not in (b"at", SIGNATURE_KEY, SPEC_KEY, b"body", "body")
+    }
+    signature = _signing.sign_spooled(data, None, kept.get(b"priority"), kept.get(b"spooler"))
+    if signature is not None:
+        kept[SIGNATURE_KEY] = signature
+    kept[SPEC_KEY if SPEC_KEY in message else b"body"] = data
+    return kept
+
+
 def render_value(tree: Any) -> str:
     """An encoded value as text for people; pickles show as ``<pickled N bytes>``."""
     return _values.render(tree)

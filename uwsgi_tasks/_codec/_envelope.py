@@ -100,7 +100,7 @@ def _make_json_encoder() -> Callable[[JSON], str]:
 _to_json = _make_json_encoder()
 
 
-def _json_bytes(tree: JSON) -> bytes:
+def json_bytes(tree: JSON) -> bytes:
     # surrogatepass: a str may hold lone surrogates, which strict UTF-8 can't carry.
     return _to_json(tree).encode("utf-8", "surrogatepass")
 
@@ -137,7 +137,7 @@ def dumps_value(value: Any, where: str) -> tuple[bytes, list[str]]:
         tree = encoder.encode(value, where)
     except RecursionError:
         raise EncodeError(f"{where} is nested too deeply to be sent") from None
-    return _json_bytes(tree), encoder.pickled
+    return json_bytes(tree), encoder.pickled
 
 
 def loads_value(data: bytes) -> Any:
@@ -157,7 +157,7 @@ def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
         tree["buffer"] = encoder.encode(dict(spec.buffer), "buffer")
     except RecursionError:
         raise EncodeError("the arguments are nested too deeply to be sent") from None
-    return _json_bytes(tree), encoder.pickled
+    return json_bytes(tree), encoder.pickled
 
 
 _CONTAINERS: Final = frozenset({list, dict})
@@ -206,7 +206,7 @@ class Template:
                 pieces = json_pieces(value)
                 if pieces is None:
                     encoder = encoder or Encoder()
-                    pieces = (_json_bytes(encoder.encode(value, f"args[{i}]")),)
+                    pieces = (json_bytes(encoder.encode(value, f"args[{i}]")),)
                 if i:
                     parts.append(b",")
                 parts += pieces
@@ -217,7 +217,7 @@ class Template:
                     pieces = json_pieces(value)
                     if pieces is None:
                         encoder = encoder or Encoder()
-                        pieces = (_json_bytes(encoder.encode(value, key)),)
+                        pieces = (json_bytes(encoder.encode(value, key)),)
                     parts += (b"," if i else b"", quote(key).encode("utf-8", "surrogatepass"), b":")
                     parts += pieces
                 parts.append(b"}")
@@ -378,7 +378,7 @@ def dumps_outcome(outcome: Outcome) -> bytes:
                 error=ErrorInfo.from_exception(error),
             )
             return dumps_outcome(failed)
-    return _json_bytes(tree)
+    return json_bytes(tree)
 
 
 def loads_outcome(data: bytes) -> Outcome:
