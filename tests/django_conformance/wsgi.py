@@ -27,7 +27,9 @@ import uwsgi  # noqa: E402 -- only inside uWSGI
 
 import uwsgi_tasks.contrib.django  # noqa: E402, F401 -- the backend and its task, before the fork
 from uwsgi_tasks import TaskHandle  # noqa: E402
+from uwsgi_tasks.testing import wait_until  # noqa: E402
 
+from . import blocking  # noqa: E402 -- its task, registered before the fork
 from .backends import logged_by_spooler, settle  # noqa: E402
 
 StartResponse = Callable[[str, list[tuple[str, str]]], Any]
@@ -63,6 +65,29 @@ def keyboard_interrupt() -> dict[str, Any]:
     }
 
 
+def while_running(flag: str) -> dict[str, Any]:
+    """A task's result read while the spooler runs it, then once it finished."""
+    result = blocking.wait_for.enqueue(flag)
+
+    def running() -> bool:
+        result.refresh()
+        return str(result.status) == "RUNNING"
+
+    wait_until(running, 10)
+    seen = {
+        "status": str(result.status),
+        "attempts": result.attempts,
+        "started_at": None if result.started_at is None else result.started_at.timestamp(),
+        "last_attempted_at": None
+        if result.last_attempted_at is None
+        else result.last_attempted_at.timestamp(),
+    }
+    Path(flag).touch()
+    settle(result)
+    assert result.finished_at is not None
+    return {"running": seen, "status": str(result.status), "finished_at": result.finished_at.timestamp()}
+
+
 def application(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
     path = environ.get("PATH_INFO", "")
     status = "200 OK"
@@ -71,6 +96,8 @@ def application(environ: dict[str, Any], start_response: StartResponse) -> Itera
             body: Any = run(Path(os.environ[TESTS_ENV]), not_applicable=NOT_APPLICABLE_IN_UWSGI)
         elif path == "/keyboard-interrupt":
             body = keyboard_interrupt()
+        elif path == "/while-running":
+            body = while_running(environ["QUERY_STRING"])
         else:
             body = {"ok": True}
     except Exception:

@@ -174,3 +174,15 @@ def test_keyboard_interrupt_fails_once_inside_uwsgi(conformance_server: UwsgiSer
         if p.is_file() and not p.relative_to(spool_dir).parts[0].startswith(".")
     ]
     assert left == []
+
+
+def test_a_result_read_while_its_task_runs_says_when_it_started(
+    conformance_server: UwsgiServer, tmp_path: Path
+) -> None:
+    """RUNNING, one attempt, and started_at / last_attempted_at set (when the spooler started it), as
+    Django's own backends say; both no later than when it finished."""
+    seen = answer(conformance_server, f"/while-running?{tmp_path / 'release'}")
+    running = seen["running"]
+    assert running["status"] == "RUNNING" and running["attempts"] == 1
+    assert running["started_at"] is not None and running["last_attempted_at"] == running["started_at"]
+    assert seen["status"] == "SUCCESSFUL" and running["started_at"] <= seen["finished_at"]
