@@ -5,12 +5,18 @@
 
 from __future__ import annotations
 
+import os
+import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import ServerFactory
+from tests.integration.conftest import ServerFactory, wait_records
+from tests.integration.test_spooler import _write_spool_file
 from tests.stress import scenarios
+from uwsgi_tasks import _codec
+from uwsgi_tasks._spec import TaskSpec
+from uwsgi_tasks.testing import wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -68,6 +74,22 @@ def test_tasks_start_on_time_while_the_cpu_is_busy(uwsgi_server: ServerFactory) 
     second of being due (spooler-frequency is uWSGI's 30 s)."""
     figures = scenarios.pickups_under_load(uwsgi_server(mules=0), 150)
     assert figures["started more than 1 s after due"] == 0, figures
+
+
+def test_a_file_arriving_with_no_wake_up_starts_at_once(uwsgi_server: ServerFactory) -> None:
+    """A spool file that arrives with no signal at all (copied in by a script or a tool that writes
+    uWSGI's format, after the spooler went idle) starts within seconds, not at uWSGI's next scan 30 s
+    later: the spooler's watchdog sees its directory change. (uWSGI's own wake-up can also be lost:
+    its loop checks for one, then sleeps; this is the same wait, made certain.)"""
+    server = uwsgi_server(mules=0)  # spooler-frequency: uWSGI's 30 s
+    (pid,) = (p for p in server.get_json("/info")["spooler_pids"] if p > 0)
+    wchan = Path(f"/proc/{pid}/wchan")  # where the spooler's main thread waits
+    wait_until(lambda: wchan.read_text() == "do_epoll_wait", 10)  # scanned, and asleep until woken
+    spec = TaskSpec(
+        "tests.integration.apps.itasks:note", os.urandom(16).hex(), time.time(), args=("unannounced",)
+    )
+    _write_spool_file(server.spool_dirs[0], _codec.encode_spool(spec).message)
+    wait_records(server, "unannounced", timeout=5)
 
 
 def test_result_records_are_never_torn_across_processes(tmp_path: Path) -> None:
