@@ -198,8 +198,8 @@ def _hand_to_mule(path: str, spec: TaskSpec) -> int:
     """A mule task's delayed retry, kept here until due: now it goes back to a mule."""
     try:
         _mule.send(attrs.evolve(spec, at=None))
-    except Exception as e:
-        set_aside(path, f"could not hand the retry back to mule {spec.mule!r}: {e!r}", spec.task_id)
+    except Exception as e:  # a full mule queue passes: kept, and offered again at the next scan
+        logger.error("task %s: can't hand its retry back to mule %r, kept: %r", spec.task_id, spec.mule, e)
         return _uwsgi.SPOOL_RETRY
     return _uwsgi.SPOOL_OK
 

@@ -183,28 +183,33 @@ def test_in_place_mode_raises_the_task_exception_at_enqueue(tasks: ModuleType) -
     assert [handle.function for handle in in_place.handles] == ["uwsgi_tasks.contrib.django._backend:run"]
 
 
-def test_a_result_enqueued_on_another_host_is_ready_until_it_starts(tasks: ModuleType, tmp_path: Any) -> None:
-    """With the note in sight but the spool file on another host (a shared store, another web
-    server), a task that has no record yet is READY, not a result that does not exist."""
+def _result_from_a_note(spool_dir: Any, result_id: str, task: str, args: list[Any]) -> Any:
+    """get_result of a note (as the site writes it) naming *task*, its spool file on another host."""
     from uwsgi_tasks import _codec
     from uwsgi_tasks._results import file_store
 
     call = {
-        "task": "tests.django_task_functions.add",
+        "task": task,
         "backend": "default",
-        "args": [1, 2],
+        "args": args,
         "kwargs": {},
         "priority": 0,
         "queue_name": "default",
         "run_after": None,
         "enqueued_at": 1.0,
         "spool_dir": "/elsewhere/spool",
-        "spool_file": "/elsewhere/spool/uwsgi_spoolfile_on_b_1",
+        "spool_file": f"/elsewhere/spool/uwsgi_spoolfile_on_b_{result_id}",
     }
-    file_store(str(tmp_path)).put_note("e" * 32, "django", _codec.encode_value(call).message)
-    options = {"SPOOLERS": {"default": str(tmp_path)}}
+    file_store(str(spool_dir)).put_note(result_id, "django", _codec.encode_value(call).message)
+    options = {"SPOOLERS": {"default": str(spool_dir)}}
     with override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": options}}):
-        result = dj.default_task_backend.get_result("e" * 32)
+        return dj.default_task_backend.get_result(result_id)
+
+
+def test_a_result_enqueued_on_another_host_is_ready_until_it_starts(tasks: ModuleType, tmp_path: Any) -> None:
+    """With the note in sight but the spool file on another host (a shared store, another web
+    server), a task that has no record yet is READY, not a result that does not exist."""
+    result = _result_from_a_note(tmp_path, "e" * 32, "tests.django_task_functions.add", [1, 2])
     assert result.status == dj.TaskResultStatus.READY and result.args == [1, 2]
 
 
@@ -213,25 +218,7 @@ def test_a_note_never_imports_a_module_that_is_not_the_applications(tmp_path: An
     imported, not in an installed app and not declared imports nothing, and there is no such result."""
     import sys
 
-    from uwsgi_tasks import _codec
-    from uwsgi_tasks._results import file_store
-
-    call = {
-        "task": "json.tool.main",
-        "backend": "default",
-        "args": [],
-        "kwargs": {},
-        "priority": 0,
-        "queue_name": "default",
-        "run_after": None,
-        "enqueued_at": 1.0,
-        "spool_dir": "/elsewhere/spool",
-        "spool_file": "/elsewhere/spool/uwsgi_spoolfile_on_b_2",
-    }
     sys.modules.pop("json.tool", None)
-    file_store(str(tmp_path)).put_note("f" * 32, "django", _codec.encode_value(call).message)
-    options = {"SPOOLERS": {"default": str(tmp_path)}}
-    settings = override_settings(TASKS={"default": {"BACKEND": dj.BACKEND, "OPTIONS": options}})
-    with settings, pytest.raises(dj.TaskResultDoesNotExist):
-        dj.default_task_backend.get_result("f" * 32)
+    with pytest.raises(dj.TaskResultDoesNotExist):
+        _result_from_a_note(tmp_path, "f" * 32, "json.tool.main", [])
     assert "json.tool" not in sys.modules
