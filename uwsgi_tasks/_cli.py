@@ -246,11 +246,14 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
                 # Due now, whatever its at= was (rewritten without it, signed with this process's
                 # secret), then back where the spooler looks.
                 data = aside.read(name, _RECORD_LIMIT)
-                if data is None:
-                    raise LookupError(f"{name} is not a regular file")
-                if entry.spec and entry.spec.get("at") is not None:
-                    data = _codec.pack_spool_file(_codec.due_now(_codec.parse_spool_file(data)))
-                    _spooldir.write_private(name, data, dir_fd=aside.fd)
+                message = None if data is None else _codec.parse_spool_file(data)
+                if message is None or _codec.spec_tree(message).get("task_id") != args.task_id:
+                    raise LookupError(f"{name} changed while it was requeued")
+                if _codec.spec_tree(message).get("at") is not None:
+                    # Checked (it must verify), then signed again without its at.
+                    _spooldir.write_private(
+                        name, _codec.pack_spool_file(_codec.due_now(message)), dir_fd=aside.fd
+                    )
                 os.utime(name, dir_fd=aside.fd, follow_symlinks=False)
                 os.rename(name, name, src_dir_fd=aside.fd, dst_dir_fd=target_fd)
             finally:

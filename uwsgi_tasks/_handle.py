@@ -202,12 +202,12 @@ class TaskHandle(Generic[R]):
         now = time.time()
         error = ErrorInfo("uwsgi_tasks.TaskCancelled", "cancelled before it ran")
         try:
-            with _locks.locked(path) as ours:
-                if not ours:
+            with _locks.locked(path) as held:
+                if held is None:
                     return False
                 # Recorded first, while the lock keeps the spooler off: a task is never gone unrecorded.
                 self._store.put(Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error))
-                os.unlink(path)
+                _locks.remove_locked(path, held)
         except FileNotFoundError:
             return False
         self._spool_file = None

@@ -38,22 +38,39 @@ def holder(path: str) -> int | None:
 
 
 @contextmanager
-def locked(path: str) -> Iterator[bool]:
-    """Try to take the spooler's lock on *path*: yields True while held, False if someone has it.
+def locked(path: str) -> Iterator[int | None]:
+    """Try to take the spooler's lock on *path*: yields its descriptor while held, None if someone
+    has it (or the file is gone).
 
     While we hold it no spooler will start the task. FileNotFoundError if the file is gone.
     """
     if path == running_here:
-        yield False
+        yield None
         return
     fd = os.open(path, os.O_RDWR | _OPEN)
     try:
         try:
             fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError:
-            yield False
+            yield None
             return
         # The file may have been run and unlinked between our open() and the lock.
-        yield os.fstat(fd).st_nlink > 0
+        yield fd if os.fstat(fd).st_nlink > 0 else None
     finally:
         os.close(fd)
+
+
+def remove_locked(path: str, held: int) -> None:
+    """Unlink *path*, the file `locked` holds (*held*), and nothing else: through its directory,
+    opened without following a symlink in its last component, and only if the name there is still
+    the very file that is locked (a directory swapped meanwhile would make a path-based unlink
+    remove another file of the same name). FileNotFoundError if it is not."""
+    directory = os.open(os.path.dirname(path), os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    try:
+        name = os.path.basename(path)
+        found, locked_file = os.stat(name, dir_fd=directory, follow_symlinks=False), os.fstat(held)
+        if (found.st_dev, found.st_ino) != (locked_file.st_dev, locked_file.st_ino):
+            raise FileNotFoundError(path)
+        os.unlink(name, dir_fd=directory)
+    finally:
+        os.close(directory)

@@ -20,7 +20,7 @@ from . import _codec, _config
 from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
-from ._spooldir import StateDir, read_regular, state_dir, state_subdir, write_private
+from ._spooldir import StateDir, read_regular, state_dir, write_private
 
 # Records older than the TTL are removed by whoever writes records, at most this often per process.
 _PRUNE_EVERY: Final = 60.0
@@ -153,6 +153,8 @@ class FileResultStore:
     def __init__(self, spool_dir: str) -> None:
         self.spool_dir = spool_dir
         self.root = os.path.join(state_dir(spool_dir), "results")
+        self._fd: int | None = None
+        self._fd_pid = 0
 
     def path_of(self, task_id: str) -> str:
         """The file of *task_id*'s record (ValueError if it is not a task id)."""
@@ -176,8 +178,21 @@ class FileResultStore:
         return None if stored is None else _codec.open_note(task_id, kind, stored)
 
     def _write(self, final: str, data: bytes) -> None:
-        state_subdir(self.spool_dir, "results")  # made, and checked not to lead elsewhere, once
-        write_private(final, data, 0o640)  # readers see the whole record or the previous one
+        """Write *final* (a name in the results directory) whole, through the directory's descriptor:
+        the directory opened and checked once, so swapping it for a symlink later redirects nothing
+        (an operator's ``cancel`` runs as root)."""
+        name = os.path.basename(final)
+        try:
+            write_private(name, data, 0o640, dir_fd=self._directory())
+        except FileNotFoundError:  # the directory was removed since: open it again, once
+            self._fd = None
+            write_private(name, data, 0o640, dir_fd=self._directory())
+
+    def _directory(self) -> int:
+        if self._fd is None or self._fd_pid != os.getpid():
+            results = StateDir(self.spool_dir, "results", create=True)
+            self._fd, self._fd_pid = results.fd, os.getpid()  # kept open for the process's life
+        return self._fd
 
     def prune(self, before: float) -> int:
         """Remove the records last written before unix time *before*; how many were removed."""

@@ -315,3 +315,41 @@ def test_start_markers_count_deaths_of_one_attempt_and_refuse_a_second_runner(tm
         assert not _starts.ran_silently(spool_dir, "5" * 32)  # unsigned: forged, as far as we know
     finally:
         uwsgi_tasks.configure(secret=None)
+
+
+def test_requeue_never_signs_what_did_not_verify(spool_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A scheduled task set aside because it was forged is not signed by an operator's requeue (it
+    would come back as a valid task); a signed one is not requeued unsigned by a shell without the
+    secret (it could never run again)."""
+    secret = "requeue-secret-0123456789abc"
+    forged = TaskSpec("m:f", "6" * 32, time.time(), at=int(time.time()) + 3600)
+    path = set_aside(spool_dir, forged)
+    message = _codec.parse_spool_file(path.read_bytes())
+    path.write_bytes(_codec.pack_spool_file({**message, b"sig": b"\x00" * 32}))
+    uwsgi_tasks.configure(secret=secret)
+    try:
+        assert run("requeue", str(spool_dir), "6" * 32)[0] == 1
+        assert "does not verify" in capsys.readouterr().err
+        signed = set_aside(spool_dir, TaskSpec("m:f", "7" * 32, time.time(), at=int(time.time()) + 3600))
+    finally:
+        uwsgi_tasks.configure(secret=None)
+    assert run("requeue", str(spool_dir), "7" * 32)[0] == 1
+    assert "needs the secret" in capsys.readouterr().err
+    assert path.exists() and signed.exists()
+    assert not list(spool_dir.glob("uwsgi_spoolfile_on_*"))
+
+
+def test_cancel_removes_only_the_file_it_locked(tmp_path: Path) -> None:
+    """If the name now leads to another file (a directory swapped meanwhile), nothing is unlinked."""
+    from uwsgi_tasks import _locks
+
+    path = tmp_path / "uwsgi_spoolfile_on_a"
+    path.write_bytes(b"a")
+    with _locks.locked(str(path)) as held:
+        assert held is not None
+        other = tmp_path / "other"
+        other.write_bytes(b"b")
+        other.replace(path)  # the name now names another file
+        with pytest.raises(FileNotFoundError):
+            _locks.remove_locked(str(path), held)
+    assert path.read_bytes() == b"b"

@@ -22,7 +22,7 @@ from typing import Any, Final, Generic, TypeVar
 
 import attrs
 
-from .._config import max_task_size
+from .._config import max_task_size, signing_keys
 from .._exceptions import DecodeError
 from .._outcome import Outcome
 from .._spec import MuleTarget, TaskSpec
@@ -349,6 +349,17 @@ def due_now(message: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
     tree = spec_tree(message)
     if REF_KEY in message or "at" not in tree:
         return dict(message)
+    # Never sign what did not verify: a forged file set aside would come back signed.
+    signature = message.get(SIGNATURE_KEY)
+    if signature is not None and not signing_keys():
+        raise DecodeError(
+            "the task is signed: requeueing it scheduled for now needs the secret to sign it again"
+        )
+    data = message.get(SPEC_KEY) or message.get(b"body")
+    if data is None:
+        raise DecodeError("the spool file holds no task")
+    keys = (message.get(b"at"), message.get(b"priority"), message.get(b"spooler"))
+    _signing.verify_spooled(bytes(data), signature, *(None if k is None else bytes(k) for k in keys))
     del tree["at"]
     data = _envelope.json_bytes(tree)
     kept = {
