@@ -144,6 +144,7 @@ class _Watchdog:
         self.directory = directory
         self.main_thread = main_thread
         self.ordered = ordered
+        self.tree = self._dirs()
         self.stamp: tuple[int, ...] = ()
         self.changed_at = time.monotonic()
         self.dirty = True  # look once at start: files may be waiting from before a restart
@@ -193,19 +194,41 @@ class _Watchdog:
         signal.pthread_kill(self.main_thread, signal.SIGUSR1)
 
     def _dirs(self) -> list[str]:
+        """The directories uWSGI scans: with spooler-ordered, it also descends into every directory
+        named by a number or uWSGI's prefix, at any depth (looked at here to a depth of 3)."""
         if not self.ordered:
             return [self.directory]
-        try:
-            with os.scandir(self.directory) as entries:
-                subdirs = [e.path for e in entries if e.name.isdigit() and e.is_dir(follow_symlinks=False)]
-        except OSError:
-            subdirs = []
-        return [self.directory, *subdirs]
+        found, level = [self.directory], [self.directory]
+        for _ in range(3):
+            deeper = []
+            for directory in level:
+                try:
+                    with os.scandir(directory) as entries:
+                        deeper += [
+                            e.path
+                            for e in entries
+                            if (e.name.isdigit() or e.name.startswith(_PREFIX))
+                            and e.is_dir(follow_symlinks=False)
+                        ]
+                except OSError:
+                    continue
+            found += deeper
+            level = deeper
+        return found
 
     def _stamp(self) -> tuple[int, ...]:
-        """The mtimes of the spool directories: any file arriving or leaving changes one."""
+        """The mtimes of the spool directories: any file arriving or leaving changes one. Only
+        stat()s while nothing changed; the directories are listed again when something did."""
+        stamp = self._mtimes(self.tree)
+        if stamp != self.stamp:
+            self.tree = self._dirs()
+            stamp = self._mtimes(self.tree)
+        return stamp
+
+    @staticmethod
+    def _mtimes(directories: list[str]) -> tuple[int, ...]:
         stamp = []
-        for directory in self._dirs():
+        for directory in directories:
             try:
                 stamp.append(os.stat(directory).st_mtime_ns)
             except OSError:
@@ -217,7 +240,7 @@ class _Watchdog:
         mtimes; notes when the first scheduled one is due."""
         waiting: dict[str, int] = {}
         next_due = None
-        for directory in self._dirs():
+        for directory in self.tree:
             try:
                 with os.scandir(directory) as entries:
                     files = [e for e in entries if e.name.startswith(_PREFIX)]
