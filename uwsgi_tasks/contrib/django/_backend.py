@@ -157,6 +157,11 @@ class SpoolerBackend(BaseTaskBackend):
             started: float | None = None
             if status is TaskStatus.RUNNING and note["spool_dir"] is not None:
                 started = _starts.started_at(note["spool_dir"], result_id)  # the spooler's start marker
+                running = seen.record is not None and seen.record.status is TaskStatus.RUNNING
+                if started is None and not running:
+                    # uWSGI holds the file, and the task is not started yet: Django's RUNNING comes
+                    # with when it started.
+                    status = TaskStatus.QUEUED
             try:
                 return _task_result(
                     self.alias, result_id, note, status, seen.attempt, seen.record, worker, started
