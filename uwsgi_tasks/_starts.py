@@ -27,7 +27,7 @@ from typing import Final
 
 from . import _codec
 from ._config import result_ttl
-from ._spooldir import StateDir, read_regular, state_subdir, write_private
+from ._spooldir import StateDir, read_regular, state_subdir
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -63,8 +63,10 @@ def begin(spool_dir: str, task_id: str, attempt: int) -> tuple[int, int]:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise Busy(f"task {task_id} is running in another process") from None
-        deaths = _deaths(os.pread(fd, 1024, 0), task_id, attempt)
-        os.ftruncate(fd, 0)
+        stored = os.pread(fd, 1024, 0)
+        deaths = _deaths(stored, task_id, attempt)
+        if stored:
+            os.ftruncate(fd, 0)
         data = _codec.seal_start(task_id, b"%d:%d" % (attempt, deaths + 1))
         if os.pwrite(fd, data, 0) != len(data):
             raise OSError(f"{path}: short write")
@@ -100,11 +102,12 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
         os.close(fd)
         return
     try:
-        if silently_done:
-            write_private(
-                os.path.join(state_subdir(spool_dir, "done"), task_id), _codec.seal_start(task_id, _DONE)
-            )
-        os.unlink(started)
+        if silently_done:  # the marker itself becomes the note that it ran: one rename
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, _codec.seal_start(task_id, _DONE), 0)
+            os.rename(started, os.path.join(state_subdir(spool_dir, "done"), task_id))
+        else:
+            os.unlink(started)
     except FileNotFoundError:
         pass
     except OSError as e:  # the next start of this task would count a death that wasn't one
