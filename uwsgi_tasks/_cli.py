@@ -28,11 +28,10 @@ from ._targets import Remote, SpoolDirectory, spooler_dir
 
 Row = dict[str, Any]
 
-#: What `send` accepts as a task: ``package.module:Class.function``, identifiers only.
-FUNCTION: Final = re.compile(r"[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*", re.ASCII)
-# A reason note is small; a record holds a value, limited like a task.
+#: What `send` accepts as a task: ``package.module:Class.function``, dotted identifiers on both sides.
+FUNCTION: Final = re.compile(f"{_config.MODULE_NAME.pattern}:{_config.MODULE_NAME.pattern}")
+# A reason note is small.
 _NOTE_LIMIT: Final = 1 << 20
-_RECORD_LIMIT: Final = _config.max_task_size() + _NOTE_LIMIT
 
 
 def printable(text: str) -> str:
@@ -153,7 +152,7 @@ def _find(spool_dir: str, task_id: str) -> tuple[str | None, _spooldir.SpoolEntr
 def _record(spool_dir: str, task_id: str) -> dict[str, Any] | None:
     with _state(spool_dir, "results") as results:
         try:
-            stored = None if results is None else results.read(checked_id(task_id), _RECORD_LIMIT)
+            stored = None if results is None else results.read(checked_id(task_id), _results.record_limit())
             return None if stored is None else _codec.outcome_tree(stored)
         except (DecodeError, ValueError, RecursionError):
             return None
@@ -245,11 +244,12 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
                     raise FileExistsError(f"{name} is already queued: not replacing it")
                 # Due now, whatever its at= was (rewritten without it, signed with this process's
                 # secret), then back where the spooler looks.
-                data = aside.read(name, _RECORD_LIMIT)
+                data = aside.read(name, _spooldir.spool_file_limit())
                 message = None if data is None else _codec.parse_spool_file(data)
-                if message is None or _codec.spec_tree(message).get("task_id") != args.task_id:
+                tree = {} if message is None else _codec.spec_tree(message)
+                if message is None or tree.get("task_id") != args.task_id:
                     raise LookupError(f"{name} changed while it was requeued")
-                if _codec.spec_tree(message).get("at") is not None:
+                if tree.get("at") is not None:
                     # Checked (it must verify), then signed again without its at.
                     _spooldir.write_private(
                         name, _codec.pack_spool_file(_codec.due_now(message)), dir_fd=aside.fd
@@ -314,7 +314,7 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
                 if results.lstat(name).st_mtime > before:
                     continue
                 if args.failed:
-                    stored = results.read(name, _RECORD_LIMIT)
+                    stored = results.read(name, _results.record_limit())
                     if stored is None or _codec.outcome_tree(stored).get("status") not in failed:
                         continue
                 results.unlink(name)

@@ -43,7 +43,6 @@ from . import _locks, _spooldir, _uwsgi
 logger = logging.getLogger("uwsgi_tasks")
 
 _SLOTS: Final = 64
-_PREFIX: Final = "uwsgi_spoolfile_on_"
 _SLOT: Final = struct.Struct("=IB3xQ")  # tasks started, running flag, monotonic ns of last finish
 # uWSGI marks a spooler idle only after unlinking and closing the task's file, a few microseconds
 # after our code returns; a finish this recent still counts as busy.
@@ -207,7 +206,7 @@ class _Watchdog:
                         deeper += [
                             e.path
                             for e in entries
-                            if (e.name.isdigit() or e.name.startswith(_PREFIX))
+                            if (e.name.isdigit() or e.name.startswith(_spooldir.PREFIX))
                             and e.is_dir(follow_symlinks=False)
                         ]
                 except OSError:
@@ -243,7 +242,7 @@ class _Watchdog:
         for directory in self.tree:
             try:
                 with os.scandir(directory) as entries:
-                    files = [e for e in entries if e.name.startswith(_PREFIX)]
+                    files = [e for e in entries if e.name.startswith(_spooldir.PREFIX)]
             except OSError:
                 continue
             for entry in files:
@@ -253,10 +252,9 @@ class _Watchdog:
                     continue
                 if not stat.S_ISREG(info.st_mode):
                     continue
-                if _spooldir.too_large(info.st_size):
-                    _spooldir.set_aside(
-                        entry.path, self.directory, f"{info.st_size} bytes: over the size limit"
-                    )
+                oversize = _spooldir.too_large(info.st_size)
+                if oversize is not None:
+                    _spooldir.set_aside(entry.path, self.directory, oversize)
                     continue
                 mtime = info.st_mtime
                 if mtime > wall:  # uWSGI runs it from its mtime's second on

@@ -10,7 +10,6 @@ record that doesn't verify is no record.
 from __future__ import annotations
 
 import os
-import stat
 import threading
 import time
 from collections import OrderedDict
@@ -20,13 +19,12 @@ from . import _codec, _config
 from ._config import result_ttl
 from ._exceptions import DecodeError
 from ._outcome import Outcome
-from ._spooldir import StateDir, read_regular, state_dir, write_private
+from ._spooldir import StateDir, prune, read_regular, state_dir, write_private
 
-# Records older than the TTL are removed by whoever writes records, at most this often per process.
-_PRUNE_EVERY: Final = 60.0
-_pruned: dict[str, float] = {}
-# A record is a few hundred bytes; its value is limited like a task's.
-_RECORD_LIMIT_EXTRA: Final = 0x10000
+
+def record_limit() -> int:
+    """The largest record read: a few hundred bytes, and a value limited like a task."""
+    return _config.max_task_size() + 0x10000
 
 
 def file_store(spool_dir: str) -> FileResultStore:
@@ -163,10 +161,8 @@ class FileResultStore:
     def put(self, outcome: Outcome) -> None:
         """Write *outcome* whole, or raise (OSError: a full disk, a directory that is not ours)."""
         self._write(self.path_of(outcome.task_id), _codec.encode_outcome(outcome))
-        now = time.monotonic()
-        if now - _pruned.get(self.root, -_PRUNE_EVERY) >= _PRUNE_EVERY:
-            _pruned[self.root] = now
-            self.prune(time.time() - result_ttl())
+        # Records older than the TTL are removed by whoever writes records.
+        prune(self.spool_dir, "results", time.time() - result_ttl(), throttled=True)
 
     def put_note(self, task_id: str, kind: str, data: bytes) -> None:
         """Keep *data* beside the task's record (an integration's own facts about the task, e.g. what
@@ -196,21 +192,7 @@ class FileResultStore:
 
     def prune(self, before: float) -> int:
         """Remove the records last written before unix time *before*; how many were removed."""
-        removed = 0
-        try:
-            results = StateDir(self.spool_dir, "results")  # never through a swapped-in symlink
-        except OSError:
-            return 0
-        with results:
-            for name in results.names():
-                try:
-                    info = results.lstat(name)
-                    if info.st_mtime < before or not stat.S_ISREG(info.st_mode):
-                        results.unlink(name)  # (a link itself, never what it points to)
-                        removed += 1
-                except FileNotFoundError:
-                    continue
-        return removed
+        return prune(self.spool_dir, "results", before)
 
     def version(self) -> object:
         try:
@@ -220,7 +202,7 @@ class FileResultStore:
 
     def get(self, task_id: str) -> Outcome | None:
         try:
-            stored = read_regular(self.path_of(task_id), _config.max_task_size() + _RECORD_LIMIT_EXTRA)
+            stored = read_regular(self.path_of(task_id), record_limit())
         except DecodeError:
             return None
         return readable(stored, task_id)

@@ -24,7 +24,7 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any, Final
 
 import attrs
@@ -42,6 +42,11 @@ _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 # A spool file's packet and uWSGI's own keys, beyond the task itself.
 _SPOOL_OVERHEAD: Final = 0x10000 + 4
+
+
+def spool_file_limit() -> int:
+    """The largest spool file read: `max_task_size` and the packet around it."""
+    return max_task_size() + _SPOOL_OVERHEAD
 
 
 def state_dir(spool_dir: str) -> str:
@@ -178,10 +183,11 @@ def read_regular(path: str, limit: int | None = None, *, dir_fd: int | None = No
             return None
         if limit is not None and info.st_size > limit:
             raise DecodeError(f"{path} is {info.st_size} bytes, over the {limit}-byte limit")
-        chunks = []
+        chunks, total = [], 0
         while chunk := os.read(fd, max(info.st_size, 0x10000)):
             chunks.append(chunk)
-            if limit is not None and sum(map(len, chunks)) > limit:
+            total += len(chunk)
+            if limit is not None and total > limit:
                 raise DecodeError(f"{path} grew over the {limit}-byte limit while read")
         return b"".join(chunks)
     finally:
@@ -240,17 +246,40 @@ def set_aside(path: str, spool_dir: str, reason: str, task_id: str | None = None
 
 def too_large(size: int) -> str | None:
     """Why a spool file of *size* bytes is over the limit (`max_task_size` and its packet), if it is."""
-    if size <= max_task_size() + _SPOOL_OVERHEAD:
+    if size <= spool_file_limit():
         return None
     return f"the file is {size} bytes, over the {max_task_size()}-byte limit (configure(max_task_size=...))"
 
 
-def is_regular(path: str) -> bool:
-    """Whether *path* is a regular file itself (not a symlink to one)."""
+_PRUNE_EVERY: Final = 60.0
+_pruned: dict[tuple[str, str], float] = {}
+
+
+def prune(spool_dir: str, name: str, before: float, *, throttled: bool = False) -> int:
+    """Remove what the state directory *name* holds that was last written before unix time
+    *before*, and anything there that is not a regular file; how many entries were removed. Through
+    the directory's descriptor (`StateDir`): never what a swapped-in symlink points to.
+    *throttled*: at most once a minute per process and directory (writers prune as they write)."""
+    if throttled:
+        now = time.monotonic()
+        if now - _pruned.get((spool_dir, name), -_PRUNE_EVERY) < _PRUNE_EVERY:
+            return 0
+        _pruned[spool_dir, name] = now
+    removed = 0
     try:
-        return stat.S_ISREG(os.lstat(path).st_mode)
+        directory = StateDir(spool_dir, name)
     except OSError:
-        return False
+        return 0
+    with directory:
+        for entry in directory.names():
+            try:
+                info = directory.lstat(entry)
+                if info.st_mtime < before or not stat.S_ISREG(info.st_mode):
+                    directory.unlink(entry)  # (a link itself, never what it points to)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
 
 
 def spool_files(spool_dir: str) -> Iterator[str]:
@@ -293,29 +322,32 @@ class SpoolEntry:
 
 def read_entry(path: str) -> SpoolEntry:
     """What *path* holds; FileNotFoundError if it is gone (or is no regular file), never anything else."""
-    info = os.lstat(path)
-    if not stat.S_ISREG(info.st_mode):
-        raise FileNotFoundError(errno.ENOENT, "not a regular file", path)
-    try:
-        data = read_regular(path, max_task_size() + _SPOOL_OVERHEAD)
-    except DecodeError as e:
-        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
-    if data is None:
+    entry = _read_entry(path, lambda: os.lstat(path), lambda limit: read_regular(path, limit))
+    if entry is None:
         raise FileNotFoundError(errno.ENOENT, "no spool file (or not a regular file)", path)
-    return entry_of(path, info, data)
+    return entry
 
 
 def read_entry_in(directory: StateDir, name: str) -> SpoolEntry | None:
     """`read_entry` for *name* in an open *directory*; None if it isn't a regular file there."""
-    path = os.path.join(directory.path, name)
+    return _read_entry(
+        os.path.join(directory.path, name),
+        lambda: directory.lstat(name),
+        lambda limit: directory.read(name, limit),
+    )
+
+
+def _read_entry(
+    path: str, lstat: Callable[[], os.stat_result], read: Callable[[int], bytes | None]
+) -> SpoolEntry | None:
     try:
-        info = directory.lstat(name)
+        info = lstat()
     except FileNotFoundError:
         return None
     if not stat.S_ISREG(info.st_mode):
         return None
     try:
-        data = directory.read(name, max_task_size() + _SPOOL_OVERHEAD)
+        data = read(spool_file_limit())
     except DecodeError as e:
         return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
     return None if data is None else entry_of(path, info, data)
@@ -343,7 +375,7 @@ def find(spool_dir: str, task_id: str) -> SpoolEntry | None:
     needle = task_id.encode()
     for path in spool_files(spool_dir):
         try:
-            data = read_regular(path, max_task_size() + _SPOOL_OVERHEAD)
+            data = read_regular(path, spool_file_limit())
             if data is None or needle not in data:
                 continue
             entry = read_entry(path)

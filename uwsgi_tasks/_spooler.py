@@ -243,14 +243,15 @@ def _run(path: str, env: SpoolerEnv) -> int:
     except Exception as e:  # the shared store is down: keep the file, uWSGI tries again at a scan
         logger.error("spool file %s: can't fetch the task it refers to (kept, to try again): %r", path, e)
         return _uwsgi.SPOOL_RETRY
-    # Not due yet: sent from another host without uWSGI's "at", or a copy whose mtime was changed (the
-    # signed "at" is the truth; uWSGI only looks at the mtime).
-    misplaced = _misplaced(path, spool_root(path), spec)
+    root = spool_root(path)
+    misplaced = _misplaced(path, root, spec)
     if misplaced is not None:
         set_aside(path, misplaced, spec.task_id)
         return _uwsgi.SPOOL_RETRY
+    # Not due yet: sent from another host without uWSGI's "at", or a copy whose mtime was changed (the
+    # signed "at" is the truth; uWSGI only looks at the mtime).
     early = spec.at is not None and spec.at > time.time()
-    code = _respool(path, spec) if early else _run_spec(path, spec, store)
+    code = _respool(path, spec) if early else _run_spec(path, root, spec, store)
     if code == _uwsgi.SPOOL_OK and store is not None and _codec.REF_KEY in env:
         # Done with, or now in a spool file of its own here. (A task set aside keeps its payload until
         # it expires, so that it can be requeued.)
@@ -282,8 +283,7 @@ def _already_ran(root: str, spec: TaskSpec, store: SharedStore | None) -> str | 
     return None
 
 
-def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
-    root = spool_root(path)
+def _run_spec(path: str, root: str, spec: TaskSpec, store: SharedStore | None) -> int:
     try:
         replay = _already_ran(root, spec, store)
     except Exception as e:  # no way to know whether it ran: don't run it now
@@ -305,7 +305,7 @@ def _run_spec(path: str, spec: TaskSpec, store: SharedStore | None) -> int:
     silently = keep_marker = False
     try:
         if deaths:
-            spent = _after_deaths(path, spec, deaths)
+            spent = _after_deaths(path, root, spec, deaths)
             if spent is not None:
                 keep_marker = spent == _uwsgi.SPOOL_RETRY and os.path.exists(path)  # FAILED not recorded
                 return spent
@@ -359,7 +359,7 @@ def _misplaced(path: str, root: str, spec: TaskSpec) -> str | None:
     return None
 
 
-def _after_deaths(path: str, spec: TaskSpec, deaths: int) -> int | None:
+def _after_deaths(path: str, root: str, spec: TaskSpec, deaths: int) -> int | None:
     """The process died inside *deaths* earlier starts of this attempt: each counts as an attempt.
     None to run it again; a return code once its attempts are spent (FAILED, set aside)."""
     attempt = spec.attempt + deaths
@@ -374,7 +374,6 @@ def _after_deaths(path: str, spec: TaskSpec, deaths: int) -> int | None:
             allowed,
         )
         return None
-    root = spool_root(path)
     now = time.time()
     died = ProcessDied(
         f"its process died {deaths} time(s) while running task {spec.task_id} ({spec.function}): "

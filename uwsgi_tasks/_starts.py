@@ -17,7 +17,6 @@ With a secret, markers are signed and bound to their task (and attempt): a forge
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import logging
 import os
@@ -27,14 +26,12 @@ from typing import Final
 
 from . import _codec
 from ._config import result_ttl
-from ._spooldir import StateDir, read_regular, state_subdir
+from ._spooldir import prune, read_regular, state_dir, state_subdir
 
 logger = logging.getLogger("uwsgi_tasks")
 
 #: Deaths a task without a retry policy survives: it runs this many times in all, then fails.
 DEFAULT_DEATHS: Final = 3
-_PRUNE_EVERY: Final = 60.0
-_pruned: dict[str, float] = {}
 
 
 def deaths_allowed(max_attempts: int | None) -> int:
@@ -97,7 +94,7 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
     """The start noted by `begin` (its descriptor *fd*) ended without its process dying;
     *silently_done*: it succeeded and wrote no record, so keep that it ran. *keep*: leave the marker
     (its deaths still count: the task's failure could not be recorded)."""
-    started = os.path.join(spool_dir, ".uwsgi_tasks", "started", task_id)
+    started = _marker(spool_dir, "started", task_id)
     if keep:
         os.close(fd)
         return
@@ -114,16 +111,22 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
         logger.error("task %s: can't remove its start marker: %s", task_id, e)
     finally:
         os.close(fd)
-    _prune(spool_dir)
+    expired = time.time() - result_ttl()
+    for kind in ("started", "done"):
+        prune(spool_dir, kind, expired, throttled=True)
 
 
 _DONE: Final = b"done"
 
 
+def _marker(spool_dir: str, kind: str, task_id: str) -> str:
+    return os.path.join(state_dir(spool_dir), kind, task_id)
+
+
 def started_at(spool_dir: str, task_id: str) -> float | None:
     """When the running start of *task_id* began, if one is running (or died) here."""
     try:
-        return os.lstat(os.path.join(spool_dir, ".uwsgi_tasks", "started", task_id)).st_mtime
+        return os.lstat(_marker(spool_dir, "started", task_id)).st_mtime
     except OSError:
         return None
 
@@ -131,22 +134,5 @@ def started_at(spool_dir: str, task_id: str) -> float | None:
 def ran_silently(spool_dir: str, task_id: str) -> bool:
     """Whether *task_id* succeeded here without a record (``store_result=False``), within the TTL
     (a marker that doesn't verify, with a secret, says nothing)."""
-    stored = read_regular(os.path.join(spool_dir, ".uwsgi_tasks", "done", task_id), 1024)
+    stored = read_regular(_marker(spool_dir, "done", task_id), 1024)
     return stored is not None and _codec.open_start(task_id, stored) == _DONE
-
-
-def _prune(spool_dir: str) -> None:
-    now = time.monotonic()
-    if now - _pruned.get(spool_dir, -_PRUNE_EVERY) < _PRUNE_EVERY:
-        return
-    _pruned[spool_dir] = now
-    before = time.time() - result_ttl()
-    for kind in ("started", "done"):
-        try:
-            with StateDir(spool_dir, kind) as directory:  # never through a swapped-in symlink
-                for name in directory.names():
-                    with contextlib.suppress(OSError):
-                        if directory.lstat(name).st_mtime < before:
-                            directory.unlink(name)
-        except OSError:
-            continue

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import uwsgi_tasks
 from tests import strategies
 from tests.strategies import same
-from uwsgi_tasks import TaskStatus, _codec, _results
+from uwsgi_tasks import TaskStatus, _codec, _spooldir
 from uwsgi_tasks._outcome import ErrorInfo, Outcome
 from uwsgi_tasks._results import FileResultStore, MemoryResultStore
 
@@ -91,7 +91,7 @@ def test_old_records_are_pruned_by_the_writers(tmp_path: Path, monkeypatch: pyte
         store.put(Outcome("c" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0))
         old = time.time() - 7200
         os.utime(store.path_of("c" * 32), (old, old))
-        monkeypatch.setattr(_results, "_pruned", {})  # as if the last pruning were a minute ago
+        monkeypatch.setattr(_spooldir, "_pruned", {})  # as if the last pruning were a minute ago
         store.put(Outcome("d" * 32, TaskStatus.SUCCEEDED, 1, 1.0, 2.0))
         assert store.get("c" * 32) is None
         assert store.get("d" * 32) is not None

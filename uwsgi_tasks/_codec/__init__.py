@@ -207,10 +207,8 @@ def decode_spool(
         raise DecodeError(
             f"unsupported uwsgi_tasks spool format {version!r} (this version reads {VERSION!r})"
         )
-    data = env.get(SPEC_KEY)
-    if data is None:
-        data = env.get("body", env.get(b"body"))
-    keys = (env.get(b"at"), env.get(b"priority"), env.get(b"spooler"))
+    data = _task_bytes(env)
+    keys = _uwsgi_keys(env)
     if data is None and REF_KEY in env:
         ref = _reference(env)
         if fetch is None:
@@ -222,21 +220,40 @@ def decode_spool(
             raise DecodeError(
                 f"task {ref} was sent by reference, and its payload is gone (expired, or already run)"
             )
-        spec = _verified(bytes(data), env.get(SIGNATURE_KEY), keys, admit)
+        spec = _verified(data, env.get(SIGNATURE_KEY), keys, admit)
         if spec.task_id != ref:
             raise DecodeError(f"the payload fetched for task {ref} is task {spec.task_id}")
         return spec
     if data is None:
         raise DecodeError("the spool file holds no task (no 'task' key and no body)")
-    return _verified(bytes(data), env.get(SIGNATURE_KEY), keys, admit)
+    return _verified(data, env.get(SIGNATURE_KEY), keys, admit)
 
 
-def _verified(
-    data: bytes, signature: bytes | None, keys: tuple[bytes | None, ...], admit: Admit | None
-) -> TaskSpec:
+UwsgiKeys = tuple[bytes | None, bytes | None, bytes | None]
+
+
+def _task_bytes(message: Mapping[Any, bytes]) -> bytes | None:
+    """The task JSON of a spool dict: under ``task``, or the body (the str key ``"body"`` as the
+    spooler callable receives it, ``b"body"`` as a parsed file has it)."""
+    data = message.get(SPEC_KEY)
+    if data is None:
+        data = message.get("body", message.get(b"body"))
+    return None if data is None else bytes(data)
+
+
+def _uwsgi_keys(message: Mapping[Any, bytes]) -> UwsgiKeys:
+    """uWSGI's own keys that the signature covers, as found: ``at``, ``priority``, ``spooler``."""
+    at, priority, spooler = (message.get(key) for key in (b"at", b"priority", b"spooler"))
+    return (
+        None if at is None else bytes(at),
+        None if priority is None else bytes(priority),
+        None if spooler is None else bytes(spooler),
+    )
+
+
+def _verified(data: bytes, signature: bytes | None, keys: UwsgiKeys, admit: Admit | None) -> TaskSpec:
     check_size(len(data), "the task")
-    at, priority, spooler = (None if k is None else bytes(k) for k in keys)
-    _signing.verify_spooled(data, signature, at, priority, spooler)
+    _signing.verify_spooled(data, signature, *keys)
     return _envelope.loads(data, admit)
 
 
@@ -332,12 +349,12 @@ def spec_tree(message: Mapping[Any, bytes]) -> dict[str, Any]:
     version = message.get(VERSION_KEY)
     if version != VERSION:
         raise DecodeError(f"unsupported uwsgi_tasks spool format {version!r}")
-    data = message.get(SPEC_KEY, message.get("body", message.get(b"body")))
+    data = _task_bytes(message)
     if data is None and REF_KEY in message:
         return {"task_id": _reference(message)}  # the rest waits in the shared store
     if data is None:
         raise DecodeError("the spool file holds no task")
-    tree = _envelope.json_tree(bytes(data), "the task")
+    tree = _envelope.json_tree(data, "the task")
     if not isinstance(tree, dict):
         raise DecodeError("the task is not a JSON object")
     return tree
@@ -355,11 +372,9 @@ def due_now(message: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
         raise DecodeError(
             "the task is signed: requeueing it scheduled for now needs the secret to sign it again"
         )
-    data = message.get(SPEC_KEY) or message.get(b"body")
-    if data is None:
-        raise DecodeError("the spool file holds no task")
-    keys = (message.get(b"at"), message.get(b"priority"), message.get(b"spooler"))
-    _signing.verify_spooled(bytes(data), signature, *(None if k is None else bytes(k) for k in keys))
+    data = _task_bytes(message)
+    assert data is not None  # spec_tree read it
+    _signing.verify_spooled(data, signature, *_uwsgi_keys(message))
     del tree["at"]
     data = _envelope.json_bytes(tree)
     kept = {
