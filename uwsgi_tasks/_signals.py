@@ -2,7 +2,7 @@
 
 uWSGI runs a signal handler only in processes whose signal table has it. A handler registered in the
 master before the fork is in every worker's table; one registered in a worker after the fork only in
-that worker's, and mules and spoolers can't register at all (uwsgi_internals.md §4). So handlers are
+that worker's, and mules and spoolers can't register at all (verified with uWSGI 2.0.31). So handlers are
 registered in the master, at import; anywhere else a signal task is inert, and starting it there is an
 error rather than a timer that silently never runs.
 """

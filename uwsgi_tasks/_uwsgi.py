@@ -1,8 +1,8 @@
 """The only module that imports `uwsgi`: a typed facade that is safe to call outside uWSGI.
 
 Outside a uWSGI process (tests, scripts, a shell) `RUNNING` is False and every query answers "nothing
-configured". The facade also hides the uWSGI 2.0 quirks verified in
-../shared/research/uwsgi_internals.md: `uwsgi.opt` keeps only the last value of a repeated option, the
+configured". The facade also hides the uWSGI 2.0 quirks (each verified with 2.0.31): `uwsgi.opt`
+keeps only the last value of a repeated option, the
 spooler API only exists when a spooler is configured, farm names must be bytes, and a mule id out of
 range can crash the worker.
 """

@@ -237,7 +237,7 @@ def test_the_pytest_blocks_pass_in_the_readme_project(pytester: pytest.Pytester)
     result.assert_outcomes(passed=2)
 
 
-# Every public name and option of 0.7.3 (the inventory in shared/research/uwsgi_tasks_original.md).
+# Every public name and option of 0.7.3 (its package and README, as released on PyPI).
 # uwsgi_tasks/__init__.py imported these from uwsgi_tasks.tasks, so both modules had them.
 IN_BOTH_0_7_3 = [
     "Task",
