@@ -13,7 +13,6 @@ Quick start::
 Every name below is public; everything in a ``_module`` is private.
 """
 
-from ._callbacks import set_uwsgi_callbacks
 from ._config import configure
 from ._context import CurrentTask, get_current_task
 from ._exceptions import (
@@ -23,7 +22,9 @@ from ._exceptions import (
     ExecutorUnavailable,
     Ignore,
     ProcessDied,
+    ResultError,
     ResultTimeout,
+    ResultUnavailable,
     Retry,
     RetryTaskException,
     SerializationError,
@@ -35,7 +36,7 @@ from ._exceptions import (
 )
 from ._handle import TaskHandle
 from ._options import TaskExecutor, TaskOptionsDict
-from ._outcome import TaskStatus
+from ._outcomes._model import ErrorInfo, Outcome, TaskStatus
 from ._periodic import (
     CronTask,
     SignalTask,
@@ -49,6 +50,7 @@ from ._periodic import (
     timer_lazy,
 )
 from ._retry import Jitter, RetryPolicy
+from ._run._hooks import set_uwsgi_callbacks
 from ._targets import Remote, SpoolDirectory
 from ._task import Task, TaskDecorator, task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
@@ -64,15 +66,19 @@ __all__ = [
     "DecodeError",
     "django_setup",
     "EncodeError",
+    "ErrorInfo",
     "ExecutorUnavailable",
     "get_current_task",
     "Ignore",
     "Jitter",
+    "Outcome",
     "ProcessDied",
     "rbtimer",
     "rbtimer_lazy",
     "Remote",
+    "ResultError",
     "ResultTimeout",
+    "ResultUnavailable",
     "Retry",
     "RetryPolicy",
     "RetryTaskException",

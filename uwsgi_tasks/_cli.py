@@ -14,24 +14,21 @@ import os
 import re
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
-from datetime import datetime
-from typing import Any, Final, TextIO
+from collections.abc import Callable, Sequence
+from typing import Final, TextIO
 
-from . import _codec, _config, _external, _results, _spooldir, _status
+from . import _codec, _config, _inspect, _spooldir, _spoolfiles
 from ._exceptions import DecodeError, UwsgiTasksError
 from ._handle import TaskHandle
-from ._outcome import TaskStatus
-from ._results import FileResultStore, checked_id
+from ._outcomes._model import TaskStatus, checked_id
+from ._outcomes._store import record_limit
+from ._outcomes._where import shared
+from ._send._again import send_spec
 from ._spec import TaskSpec, new_task_id, priority_number, unix_time
 from ._targets import Remote, SpoolDirectory, spooler_dir
 
-Row = dict[str, Any]
-
 #: What `send` accepts as a task: ``package.module:Class.function``, dotted identifiers on both sides.
 FUNCTION: Final = re.compile(f"{_config.MODULE_NAME.pattern}:{_config.MODULE_NAME.pattern}")
-# A reason note is small.
-_NOTE_LIMIT: Final = 1 << 20
 
 
 def printable(text: str) -> str:
@@ -42,85 +39,8 @@ def printable(text: str) -> str:
     return "".join(c if c.isprintable() else c.encode("unicode_escape").decode("ascii") for c in text)
 
 
-def _when(seconds: Any) -> str | None:
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return None
-    try:
-        return datetime.fromtimestamp(seconds).astimezone().isoformat(timespec="seconds")
-    except (OverflowError, OSError, ValueError):
-        return None
-
-
-def _text(value: Any) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _row(entry: _spooldir.SpoolEntry, status: str, reason: str = "") -> Row:
-    spec = entry.spec or {}
-    return {
-        "task_id": _text(spec.get("task_id")),
-        "function": _text(spec.get("function")),
-        "status": status,
-        "attempt": spec.get("attempt") if isinstance(spec.get("attempt"), int) else None,
-        "at": _when(spec.get("at")),
-        "size": entry.size,
-        "file": entry.path,
-        "reason": reason or entry.problem,
-    }
-
-
-def _queued(spool_dir: str, store: FileResultStore) -> Iterator[Row]:
-    for path in _spooldir.spool_files(spool_dir):
-        try:
-            entry = _spooldir.read_entry(path)
-            row = _row(entry, entry.kind)
-            if entry.kind == "task" and row["task_id"].isalnum() and row["task_id"].isascii():
-                seen = _status.observe(row["task_id"], store, path, row["attempt"] or 1)
-                row["status"] = seen.status.value
-        except FileNotFoundError:  # it ran while we looked
-            continue
-        yield row
-
-
-@contextlib.contextmanager
-def _state(spool_dir: str, name: str) -> Iterator[_spooldir.StateDir | None]:
-    """A state directory of *spool_dir*, open (see `_spooldir.StateDir`); None if there is none."""
-    try:
-        directory = _spooldir.StateDir(spool_dir, name)
-    except FileNotFoundError:
-        yield None
-        return
-    with directory:
-        yield directory
-
-
-def _set_aside(aside: _spooldir.StateDir | None) -> Iterator[tuple[str, _spooldir.SpoolEntry, str]]:
-    """The set-aside spool files: name, what it holds, and why it was set aside."""
-    if aside is None:
-        return
-    for name in aside.names():
-        if name.endswith((".reason.json", ".tmp")):
-            continue
-        try:
-            note = aside.read(name + ".reason.json", _NOTE_LIMIT)
-            reason = "" if note is None else _text(json.loads(note).get("reason"))
-        except (OSError, ValueError, AttributeError, RecursionError):
-            reason = ""
-        entry = _spooldir.read_entry_in(aside, name)
-        if entry is not None:
-            yield name, entry, reason
-
-
-def _rows(spool_dir: str) -> list[Row]:
-    store = FileResultStore(spool_dir)
-    rows = list(_queued(spool_dir, store))
-    with _state(spool_dir, "set_aside") as aside:
-        rows += [_row(entry, "failed", reason) for _, entry, reason in _set_aside(aside)]
-    return rows
-
-
 def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
-    rows = _rows(args.spool_dir)
+    rows = _inspect.rows(args.spool_dir)
     if args.json:
         json.dump(rows, out, indent=2)
         out.write("\n")
@@ -137,68 +57,8 @@ def cmd_list(args: argparse.Namespace, out: TextIO) -> int:
     return 0
 
 
-def _find(spool_dir: str, task_id: str) -> tuple[str | None, _spooldir.SpoolEntry | None, str]:
-    """The spool file (queued, or set aside) of *task_id*, its content, and why it was set aside."""
-    found = _spooldir.find(spool_dir, task_id)
-    if found is not None:
-        return found.path, found, ""
-    with _state(spool_dir, "set_aside") as aside:
-        for _, entry, reason in _set_aside(aside):
-            if entry.task_id == task_id:
-                return entry.path, entry, reason
-    return None, None, ""
-
-
-def _record(spool_dir: str, task_id: str) -> dict[str, Any] | None:
-    with _state(spool_dir, "results") as results:
-        try:
-            stored = None if results is None else results.read(checked_id(task_id), _results.record_limit())
-            return None if stored is None else _codec.outcome_tree(stored)
-        except (DecodeError, ValueError, RecursionError):
-            return None
-
-
-def _details(spool_dir: str, task_id: str) -> Row:
-    path, entry, reason = _find(spool_dir, task_id)
-    record = _record(spool_dir, task_id)
-    if entry is None and record is None:
-        raise LookupError(f"no task {task_id} in {spool_dir}")
-    handle = TaskHandle.from_id(task_id, spool_dir)
-    status = "failed" if reason else handle.status.value
-    spec = entry.spec if entry is not None and entry.spec else {}
-    details: Row = {
-        "task_id": task_id,
-        "status": status,
-        "file": path,
-        "function": _text(spec.get("function")) or handle.function,
-        "attempt": spec.get("attempt"),
-        "at": _when(spec.get("at")),
-        "args": _rendered({"$tuple": spec.get("args", [])}) if spec else None,
-        "kwargs": _rendered({"$d": spec.get("kwargs", {})}) if spec else None,
-        "retry": spec.get("retry"),
-        "priority": spec.get("priority"),
-        "reason": reason,
-    }
-    if record is not None:
-        details["outcome"] = {
-            "status": record.get("status"),
-            "attempts": record.get("attempts"),
-            "finished": _when(record.get("finished_at")),
-            "value": _rendered(record["value"]) if record.get("has_value") else None,
-            "error": record.get("error"),
-        }
-    return details
-
-
-def _rendered(tree: Any) -> str:
-    try:
-        return _codec.render_value(tree)
-    except RecursionError:
-        return "<nested too deeply to show>"
-
-
 def cmd_show(args: argparse.Namespace, out: TextIO) -> int:
-    details = _details(args.spool_dir, args.task_id)
+    details = _inspect.details(args.spool_dir, args.task_id)
     if args.json:
         try:
             text = json.dumps(details, indent=2)
@@ -227,8 +87,10 @@ def cmd_cancel(args: argparse.Namespace, out: TextIO) -> int:
 
 
 def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
-    with _state(args.spool_dir, "set_aside") as aside:
-        found = next(((n, e) for n, e, _ in _set_aside(aside) if e.task_id == args.task_id), None)
+    with _inspect.state_dir(args.spool_dir, _spooldir.SET_ASIDE) as aside:
+        found = next(
+            ((n, e) for n, e, _ in _inspect.set_aside_files(aside) if e.task_id == args.task_id), None
+        )
         if aside is None or found is None:
             raise LookupError(f"no failed (set-aside) task {args.task_id} in {args.spool_dir}")
         name, entry = found
@@ -260,7 +122,7 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
                 if target_fd != queue.fd:
                     os.close(target_fd)
         with contextlib.suppress(FileNotFoundError):
-            aside.unlink(name + ".reason.json")
+            aside.unlink(name + _spooldir.REASON)
     _forget(args.spool_dir, args.task_id)  # else the spooler would take it for a copy that already ran
     where = os.path.join(args.spool_dir, str(priority)) if type(priority) is int else args.spool_dir
     out.write(f"requeued {args.task_id} as {printable(os.path.join(where, name))}\n")
@@ -270,13 +132,13 @@ def cmd_requeue(args: argparse.Namespace, out: TextIO) -> int:
 def _forget(spool_dir: str, task_id: str) -> None:
     """Remove what says *task_id* already ran: its record here (and in the shared store, if one is
     configured), and its silent-success marker."""
-    for kind in ("results", "done"):
-        with _state(spool_dir, kind) as directory, contextlib.suppress(FileNotFoundError):
+    for kind in (_spooldir.RESULTS, _spooldir.DONE):
+        with _inspect.state_dir(spool_dir, kind) as directory, contextlib.suppress(FileNotFoundError):
             if directory is not None:
                 directory.unlink(checked_id(task_id))
-    shared = _results.shared()
-    if shared is not None:
-        shared.forget(task_id)
+    everywhere = shared()
+    if everywhere is not None:
+        everywhere.forget(task_id)
 
 
 _AGE = re.compile(r"^(\d+(?:\.\d+)?)([smhd]?)$")
@@ -297,24 +159,24 @@ def cmd_purge(args: argparse.Namespace, out: TextIO) -> int:
         raise ValueError("purge needs --failed, --older-than AGE, or both")
     before = time.time() - (args.older_than or 0)
     removed = 0
-    with _state(args.spool_dir, "set_aside") as aside:
-        for name, _, _ in list(_set_aside(aside)):
+    with _inspect.state_dir(args.spool_dir, _spooldir.SET_ASIDE) as aside:
+        for name, _, _ in list(_inspect.set_aside_files(aside)):
             assert aside is not None
             with contextlib.suppress(FileNotFoundError):
                 if aside.lstat(name).st_mtime <= before:
-                    for leftover in (name, name + ".reason.json"):
+                    for leftover in (name, name + _spooldir.REASON):
                         with contextlib.suppress(FileNotFoundError):
                             aside.unlink(leftover)
                     removed += 1
     failed = {TaskStatus.FAILED.value, TaskStatus.CANCELLED.value}
-    with _state(args.spool_dir, "results") as results:
+    with _inspect.state_dir(args.spool_dir, _spooldir.RESULTS) as results:
         for name in results.names() if results is not None else []:
             assert results is not None
             try:
                 if results.lstat(name).st_mtime > before:
                     continue
                 if args.failed:
-                    stored = results.read(name, _results.record_limit())
+                    stored = results.read(name, record_limit())
                     if stored is None or _codec.outcome_tree(stored).get("status") not in failed:
                         continue
                 results.unlink(name)
@@ -349,7 +211,7 @@ def cmd_send(args: argparse.Namespace, out: TextIO) -> int:
         priority=None if args.priority is None else priority_number(args.priority),
         spooler=spooler_dir(target),
     )
-    handle = _external.send(target, _codec.outgoing(spec))
+    handle = send_spec(spec, target)
     out.write(f"{handle.id}\n")
     if args.wait is not None:
         out.write(json.dumps(handle.result(timeout=args.wait), default=repr) + "\n")
@@ -412,7 +274,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         if args.command != "send":
             args.spool_dir = os.path.abspath(args.spool_dir)  # spool files are known by absolute paths
-            _spooldir.check_spool_dir(args.spool_dir)
+            _spoolfiles.check_spool_dir(args.spool_dir)
         result: int = args.run(args, stream)
     except (OSError, LookupError, ValueError, UwsgiTasksError) as e:
         message = e.args[0] if isinstance(e, LookupError) and e.args else e

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextvars
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import attrs
 
@@ -13,7 +13,10 @@ from ._retry import RetryPolicy
 from ._spec import TaskSpec, When, unix_time
 
 if TYPE_CHECKING:
+    # The one import that runs back up, for types only: a running task knows its `Task` (to send it
+    # again), and `Task` runs tasks in place through the pipeline that makes a `CurrentTask`.
     from ._handle import TaskHandle
+    from ._registry import Registered
     from ._task import Task
 
 
@@ -27,7 +30,7 @@ class CurrentTask:
 
     __slots__ = ("_at", "_spec", "_task", "buffer", "retry")
 
-    def __init__(self, spec: TaskSpec, task: Task[Any, Any]) -> None:
+    def __init__(self, spec: TaskSpec, task: Registered) -> None:
         self._spec = spec
         self._task = task
         self._at: When | None = spec.at
@@ -74,7 +77,7 @@ class CurrentTask:
 
     @property
     def task(self) -> Task[Any, Any]:
-        return self._task
+        return cast("Task[Any, Any]", self._task)  # the registry holds only Tasks
 
     @property
     def retry_count(self) -> int:
@@ -99,7 +102,9 @@ class CurrentTask:
 
     def __call__(self, *args: Any, **kwargs: Any) -> TaskHandle[Any]:
         """Send this task again with new arguments and the current buffer (0.7.3's chaining)."""
-        return self._task._send_again(self, args, kwargs)
+        overrides = self._overrides()
+        again = self.task.options(**overrides) if overrides else self.task
+        return again._send(again.config.executor, args, kwargs, buffer=self.buffer)
 
     def __repr__(self) -> str:
         return f"<CurrentTask {self._spec.function} id={self.id} attempt={self.attempt}>"

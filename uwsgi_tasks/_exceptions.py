@@ -12,9 +12,12 @@ dropped) does not, so ``except UwsgiTasksError`` never swallows a retry request:
     ├── SpoolError                  uWSGI refused the task or the mule message
     ├── TaskNotFound                a message names no importable @task (also a LookupError)
     ├── ProcessDied                 recorded when a task's process kept dying inside it
-    ├── TaskFailed                  the task raised; carries the remote error as data
-    ├── TaskCancelled               the task was cancelled before it ran
-    └── ResultTimeout               no outcome within the timeout (also a TimeoutError)
+    └── ResultError                 asking a handle for the outcome didn't give a value
+        ├── TaskFailed              the task raised; carries the remote error as data
+        ├── TaskCancelled           the task was cancelled before it ran
+        ├── ResultTimeout           no outcome within the timeout (also a TimeoutError)
+        └── ResultUnavailable       the outcome is recorded nowhere this process can read (also a
+                                    ConfigurationError, which is what 0.x raised for it)
 
     Retry                           raise inside a task: run it again later
     └── RetryTaskException          the 0.7.3 spelling, RetryTaskException(count=None, timeout=None)
@@ -67,7 +70,17 @@ class ProcessDied(UwsgiTasksError):
     """
 
 
-class TaskFailed(UwsgiTasksError):
+class ResultError(UwsgiTasksError):
+    """Base of the errors `TaskHandle.result` and its kin raise instead of returning a value."""
+
+
+class ResultUnavailable(ResultError, ConfigurationError):
+    """The task's outcome is recorded nowhere this process can read, so it can't be waited for: a
+    mule task in an instance without a spooler directory, or a mule task with ``store_result=False``.
+    """
+
+
+class TaskFailed(ResultError):
     """The task raised an exception where it ran.
 
     The exception crosses processes as data, never as a pickled object: *type_path* is the
@@ -81,11 +94,11 @@ class TaskFailed(UwsgiTasksError):
         self.traceback = traceback
 
 
-class TaskCancelled(UwsgiTasksError):
+class TaskCancelled(ResultError):
     """The task was cancelled before it ran."""
 
 
-class ResultTimeout(UwsgiTasksError, TimeoutError):
+class ResultTimeout(ResultError, TimeoutError):
     """The task did not finish within the timeout."""
 
 

@@ -8,17 +8,22 @@ result store, so the same handle works in any process that can see them.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
+import threading
 import time
 from collections.abc import Callable, Generator
 from typing import Any, Generic, TypeVar, cast
 
-from . import _codec, _locks, _spooldir, _status, _uwsgi, _watch
-from ._exceptions import ConfigurationError, DecodeError, ResultTimeout, TaskCancelled, TaskFailed
+from . import _codec, _locks, _spoolfiles, _uwsgi
+from ._exceptions import ResultTimeout, ResultUnavailable, TaskCancelled, TaskFailed
 from ._options import TaskExecutor
-from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import ResultStore, at_location, checked_id, location, shared, store_for
-from ._spooldir import PREFIX
+from ._outcomes import _observe, _writer
+from ._outcomes._model import ErrorInfo, Outcome, TaskStatus, checked_id
+from ._outcomes._store import ResultStore
+from ._outcomes._where import at_location, location, shared, store_for
+
+logger = logging.getLogger("uwsgi_tasks")
 
 R = TypeVar("R")
 
@@ -72,7 +77,7 @@ class TaskHandle(Generic[R]):
         self._outcome = outcome
         self._error = error
         self._store = store
-        self._silent = silent  # store_result=False: a success leaves no record (see _status)
+        self._silent = silent  # store_result=False: a success leaves no record (see _outcomes._observe)
 
     @classmethod
     def from_id(cls, task_id: str, spool_dir: str | os.PathLike[str] | None = None) -> TaskHandle[Any]:
@@ -96,10 +101,10 @@ class TaskHandle(Generic[R]):
                 return cls(task_id, function="", executor=TaskExecutor.SPOOLER, store=everywhere)
             spool_dir = dirs[0]
         directory = os.fspath(spool_dir)
-        _spooldir.check_spool_dir(directory)
+        _spoolfiles.check_spool_dir(directory)
         store = store_for(directory)
         record = store.get(task_id)
-        entry = None if record is not None and record.status.done else _spooldir.find(directory, task_id)
+        entry = None if record is not None and record.status.done else _spoolfiles.find(directory, task_id)
         function = str(entry.spec.get("function", "")) if entry is not None and entry.spec else ""
         path = entry.path if entry is not None else None
         return cls(task_id, function=function, executor=TaskExecutor.SPOOLER, spool_file=path, store=store)
@@ -155,10 +160,10 @@ class TaskHandle(Generic[R]):
         self._observe()
         return self
 
-    def _observe(self) -> _status.Observation:
+    def _observe(self) -> _observe.Observation:
         if self._outcome is not None:
-            return _status.Observation(self._outcome.status, self._outcome.attempts, None, self._outcome)
-        seen = _status.observe(self._id, self._store, self._spool_file, self._attempt, silent=self._silent)
+            return _observe.Observation(self._outcome.status, self._outcome.attempts, None, self._outcome)
+        seen = _observe.observe(self._id, self._store, self._spool_file, self._attempt, silent=self._silent)
         if seen.record is not None and seen.record.status.done:
             self._outcome = seen.record  # final: it never changes again
         elif seen.status is TaskStatus.SUCCEEDED:  # a silent success: no record, no value
@@ -197,7 +202,7 @@ class TaskHandle(Generic[R]):
         """
         seen = self._observe()
         path = seen.spool_file
-        if seen.status.done or path is None or self._store is None or not _is_spool_file(path):
+        if seen.status.done or path is None or self._store is None or not _codec.is_spool_file(path):
             return False
         now = time.time()
         error = ErrorInfo("uwsgi_tasks.TaskCancelled", "cancelled before it ran")
@@ -206,12 +211,19 @@ class TaskHandle(Generic[R]):
                 if held is None:
                     return False
                 # Recorded first, while the lock keeps the spooler off: a task is never gone unrecorded.
-                self._store.put(Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error))
+                cancelled = Outcome(self._id, TaskStatus.CANCELLED, seen.attempt, now, now, error=error)
+                _writer.write(self._store, cancelled)
                 _locks.remove_locked(path, held)
         except FileNotFoundError:
             return False
         self._spool_file = None
         return True
+
+    @property
+    def outcome(self) -> Outcome | None:
+        """What became of the task once it is done: status, attempts, times, and its value or error.
+        None until then. Read from the world until it is done; it never changes after that."""
+        return self._final()
 
     def _final(self) -> Outcome | None:
         if self._outcome is None and self._silent:
@@ -226,27 +238,32 @@ class TaskHandle(Generic[R]):
         if self._outcome is not None:
             return
         if self._store is None:
-            raise ConfigurationError(
+            raise ResultUnavailable(
                 f"task {self._id}: its outcome is recorded nowhere this process can read (outcomes "
                 "of mule tasks are recorded in the instance's first spooler directory; it has none)"
             )
         if self._silent and self._spool_file is None:
-            raise ConfigurationError(
+            raise ResultUnavailable(
                 f"task {self._id}: a mule task with store_result=False records nothing, so its outcome "
                 "can't be observed"
             )
 
+    def _poll(self, seen: object) -> tuple[Outcome | None, object]:
+        """The outcome if it is recorded now, and the store's version it was looked for at: records
+        are read again only when the version moved since *seen* (one stat), or for a silent task."""
+        version = self._store.version() if self._store is not None else None
+        if version != seen or self._silent:
+            return self._final(), version
+        return None, seen
+
     def _wait(self, timeout: float | None) -> Outcome:
         self._check_observable()
         deadline = None if timeout is None else time.monotonic() + timeout
-        pause, seen_version = _FIRST_POLL, object()
+        pause, seen = _FIRST_POLL, object()
         while True:
-            version = self._store.version() if self._store is not None else None
-            if version != seen_version or self._silent:
-                seen_version = version
-                final = self._final()
-                if final is not None:
-                    return final
+            final, seen = self._poll(seen)
+            if final is not None:
+                return final
             left = None if deadline is None else deadline - time.monotonic()
             if left is not None and left <= 0:
                 raise ResultTimeout(f"task {self._id} not done within {timeout} s ({self.status.value})")
@@ -290,18 +307,15 @@ class TaskHandle(Generic[R]):
         if self._final() is not None:
             callback(self)
         else:
-            _watch.when_done(self, callback)
+            _watcher.add(self, callback)
 
     async def _wait_async(self) -> R:
         self._check_observable()
-        pause, seen_version = _FIRST_POLL, object()
+        pause, seen = _FIRST_POLL, object()
         while True:
-            version = self._store.version() if self._store is not None else None
-            if version != seen_version or self._silent:
-                seen_version = version
-                final = self._final()
-                if final is not None:
-                    return self._unwrap(final)
+            final, seen = self._poll(seen)
+            if final is not None:
+                return self._unwrap(final)
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LONGEST_POLL)
 
@@ -313,56 +327,72 @@ class TaskHandle(Generic[R]):
         return f"<TaskHandle {self._function} id={self._id} {self.status.value}>"
 
 
-def _is_spool_file(path: object) -> bool:
-    """Whether *path* names a spool file: absolute, uWSGI's prefix, nothing odd in it."""
-    return (
-        type(path) is str
-        and os.path.isabs(path)
-        and os.path.basename(path).startswith(PREFIX)
-        and "\x00" not in path
-    )
+class _Watcher:
+    """One background thread per process that calls done-callbacks, started when one is waiting and
+    gone when none is."""
+
+    _INTERVAL = 0.02
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiting: list[tuple[TaskHandle[Any], Callable[[Any], object]]] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, handle: TaskHandle[Any], callback: Callable[[Any], object]) -> None:
+        with self._lock:
+            self._waiting.append((handle, callback))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="uwsgi_tasks-callbacks", daemon=True)
+                self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            time.sleep(self._INTERVAL)
+            with self._lock:
+                pending = list(self._waiting)
+            for entry in pending:
+                handle, callback = entry
+                if handle._final() is None:
+                    continue
+                with self._lock:
+                    self._waiting.remove(entry)
+                try:
+                    callback(handle)
+                except Exception:
+                    logger.exception("done callback of task %s raised", handle.id)
+            with self._lock:
+                if not self._waiting:
+                    self._thread = None
+                    return
 
 
-def _handle_to_json(handle: TaskHandle[Any]) -> list[Any]:
-    return [
+_watcher = _Watcher()
+
+
+def _to_ref(handle: TaskHandle[Any]) -> _codec.HandleRef:
+    return _codec.HandleRef(
         handle.id,
         handle.function,
-        handle.executor.name,
+        handle.executor,
         handle.spool_file,
         handle._attempt,
         location(handle._store),
         handle._silent,
-    ]
-
-
-def _handle_from_json(tree: Any) -> TaskHandle[Any]:
-    """A handle that travelled as a value: checked as hostile input, since whoever wrote the message
-    chose it (its spool file is one of ours by name, its store a directory or URL, never relative)."""
-    task_id, function, executor, spool_file, attempt, store, silent = tree
-    valid = (
-        type(task_id) is str
-        and task_id.isascii()
-        and task_id.isalnum()
-        and type(function) is str
-        and executor in TaskExecutor.__members__
-        and (spool_file is None or _is_spool_file(spool_file))
-        and type(attempt) is int
-        and attempt >= 1
-        and (store is None or (type(store) is str and (not store or "://" in store or os.path.isabs(store))))
-        and type(silent) is bool
     )
-    if not valid:
-        raise DecodeError(f"not a task handle: {tree!r:.200}")
+
+
+def _from_ref(ref: _codec.HandleRef) -> TaskHandle[Any]:
+    """A handle that travelled as a value (the codec checked it as hostile input)."""
     return TaskHandle(
-        task_id,
-        function=function,
-        executor=TaskExecutor[executor],
-        spool_file=spool_file,
-        attempt=attempt,
-        store=at_location(store),
-        silent=silent,
+        ref.task_id,
+        function=ref.function,
+        executor=ref.executor,
+        spool_file=ref.spool_file,
+        attempt=ref.attempt,
+        store=at_location(ref.store),
+        silent=ref.silent,
     )
 
 
 # A task may return a handle (chaining: "return current_task(next_file)"): it travels as its ids.
-_codec.register_type(TaskHandle, "$handle", _handle_to_json, _handle_from_json)
+_codec.register_handle(TaskHandle, _to_ref, _from_ref)

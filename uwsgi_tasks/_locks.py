@@ -1,6 +1,6 @@
 """The spooler's fcntl locks on spool files: who holds one, and taking one to cancel a task.
 
-A spooler holds a write lock on a spool file for as long as it runs the task (core/spooler.c), and
+A spooler holds a write lock on a spool file for as long as it runs the task (uWSGI 2.0.31's spooler), and
 skips a file another process has locked. These locks belong to a process, not to a descriptor:
 closing *any* descriptor of the file drops every lock the process holds on it. So a process never
 probes the file it is running itself (`running_here`).

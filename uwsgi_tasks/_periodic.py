@@ -10,32 +10,17 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, overload
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, overload
 
-from . import _signals, _uwsgi
+from typing_extensions import Required, Unpack
+
+from . import _schedule, _signals, _uwsgi
 from ._exceptions import ConfigurationError
 from ._options import TaskExecutor
 
 logger = logging.getLogger("uwsgi_tasks")
 
 R = TypeVar("R")
-
-
-def _whole_seconds(value: object) -> int:
-    seconds = value.total_seconds() if isinstance(value, timedelta) else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds != int(seconds):
-        raise TypeError(f"uWSGI timers take whole seconds (an int or a timedelta), not {value!r}")
-    if seconds < 1:
-        raise ValueError(f"a timer needs at least 1 second, not {value!r}")
-    return int(seconds)
-
-
-def _iterations(value: object) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"iterations is a count >= 1 (or None: forever), not {value!r}")
-    return value
 
 
 class _Handler(Generic[R]):
@@ -193,8 +178,8 @@ class TimerTask(_Started[R]):
         super().__init__(fn, lazy=lazy, **options)
 
     def _validate(self) -> None:
-        self.seconds = _whole_seconds(self.seconds)
-        self.iterations = _iterations(self.iterations)
+        self.seconds = _schedule.whole_seconds(self.seconds)
+        self.iterations = _schedule.iterations(self.iterations)
         self.red_black = self.red_black or self.iterations is not None
 
     def _add(self, signum: int) -> None:
@@ -203,20 +188,11 @@ class TimerTask(_Started[R]):
         _uwsgi.add_timer(signum, self.seconds, iterations)
 
 
-_CRON_RANGES = {
-    "minute": (-59, 59),
-    "hour": (-23, 23),
-    "day": (-31, 31),
-    "month": (-12, 12),
-    "dayweek": (-7, 7),
-}
-
-
 class CronTask(_Started[R]):
     """A function run by uWSGI's cron: each field is an exact value, -1 for every, -N for every N."""
 
     kind = "cron entry"
-    _settable = frozenset(_CRON_RANGES)
+    _settable = frozenset(_schedule.CRON_RANGES)
 
     def __init__(
         self,
@@ -235,13 +211,7 @@ class CronTask(_Started[R]):
         super().__init__(fn, lazy=lazy, **options)
 
     def _validate(self) -> None:
-        for field, (low, high) in _CRON_RANGES.items():
-            value = getattr(self, field)
-            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-                raise ValueError(f"cron {field} must be an int from {low} to {high}, not {value!r}")
-        for field in ("day", "month"):
-            if getattr(self, field) == 0:
-                raise ValueError(f"cron {field} starts at 1 (-1 for every, -N for every N)")
+        _schedule.check_cron(vars(self))
 
     def _add(self, signum: int) -> None:
         _uwsgi.add_cron(signum, self.minute, self.hour, self.day, self.month, self.dayweek)
@@ -257,6 +227,49 @@ class TimerDecorator(Protocol):
 
 class CronDecorator(Protocol):
     def __call__(self, fn: Callable[[int], R], /) -> CronTask[R]: ...
+
+
+class TimerSettings(TypedDict, total=False):
+    """The keywords of `timer`, `timer_lazy`, `rbtimer` and `rbtimer_lazy`."""
+
+    seconds: Required[int | timedelta]
+    iterations: int | None
+    target: str | None
+    signal: int | None
+    executor: TaskExecutor
+
+
+class CronSettings(TypedDict, total=False):
+    """The keywords of `cron` and `cron_lazy`."""
+
+    minute: int
+    hour: int
+    day: int
+    month: int
+    dayweek: int
+    target: str | None
+    signal: int | None
+    executor: TaskExecutor
+
+
+class TimerDecoratorFactory(Protocol):
+    """`timer`, `timer_lazy`, `rbtimer`, `rbtimer_lazy`: ``timer(seconds=5)`` is a decorator, and
+    ``timer(fn, seconds=5)`` decorates *fn* at once."""
+
+    @overload
+    def __call__(self, fn: Callable[[int], R], /, **settings: Unpack[TimerSettings]) -> TimerTask[R]: ...
+    @overload
+    def __call__(self, fn: None = None, /, **settings: Unpack[TimerSettings]) -> TimerDecorator: ...
+
+
+class CronDecoratorFactory(Protocol):
+    """`cron`, `cron_lazy`: ``cron(minute=0)`` is a decorator, and ``cron(fn, minute=0)`` decorates *fn*
+    at once."""
+
+    @overload
+    def __call__(self, fn: Callable[[int], R], /, **settings: Unpack[CronSettings]) -> CronTask[R]: ...
+    @overload
+    def __call__(self, fn: None = None, /, **settings: Unpack[CronSettings]) -> CronDecorator: ...
 
 
 def signal(num: int | None = None, *, target: str | None = None) -> SignalDecorator:
@@ -275,116 +288,8 @@ def _timer(fn: Callable[[int], Any] | None, lazy: bool, red_black: bool, options
     return make if fn is None else make(fn)
 
 
-@overload
-def timer(
-    fn: Callable[[int], R],
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerTask[R]: ...
-@overload
-def timer(
-    fn: None = ...,
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerDecorator: ...
-def timer(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """Run the function every *seconds*, starting at import; with *iterations*, that many times."""
-    return _timer(fn, lazy=False, red_black=False, options=options)
-
-
-@overload
-def timer_lazy(
-    fn: Callable[[int], R],
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerTask[R]: ...
-@overload
-def timer_lazy(
-    fn: None = ...,
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerDecorator: ...
-def timer_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """Like `timer`, started by calling it (or ``start()``), e.g. from a view."""
-    return _timer(fn, lazy=True, red_black=False, options=options)
-
-
-@overload
-def rbtimer(
-    fn: Callable[[int], R],
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerTask[R]: ...
-@overload
-def rbtimer(
-    fn: None = ...,
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerDecorator: ...
-def rbtimer(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """A red-black timer: every *seconds*, *iterations* times (None: forever), starting at import."""
-    return _timer(fn, lazy=False, red_black=True, options=options)
-
-
-@overload
-def rbtimer_lazy(
-    fn: Callable[[int], R],
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerTask[R]: ...
-@overload
-def rbtimer_lazy(
-    fn: None = ...,
-    /,
-    *,
-    seconds: int | timedelta,
-    iterations: int | None = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> TimerDecorator: ...
-def rbtimer_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """Like `rbtimer`, started by calling it (or ``start()``)."""
-    return _timer(fn, lazy=True, red_black=True, options=options)
-
-
 def _cron(fn: Callable[[int], Any] | None, lazy: bool, options: dict[str, Any]) -> Any:
-    fields = {k: options[k] for k in _CRON_RANGES if k in options}
+    fields = {k: options[k] for k in _schedule.CRON_RANGES if k in options}
     if "minute" not in fields and fields:
         logger.warning(
             "cron(%s): minute is -1, so it runs every minute while the other fields match "
@@ -398,67 +303,35 @@ def _cron(fn: Callable[[int], Any] | None, lazy: bool, options: dict[str, Any]) 
     return make if fn is None else make(fn)
 
 
-@overload
-def cron(
-    fn: Callable[[int], R],
-    /,
-    *,
-    minute: int = ...,
-    hour: int = ...,
-    day: int = ...,
-    month: int = ...,
-    dayweek: int = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> CronTask[R]: ...
-@overload
-def cron(
-    fn: None = ...,
-    /,
-    *,
-    minute: int = ...,
-    hour: int = ...,
-    day: int = ...,
-    month: int = ...,
-    dayweek: int = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> CronDecorator: ...
-def cron(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """Run the function on uWSGI's cron (checked about every second, at most once a minute)."""
-    return _cron(fn, lazy=False, options=options)
+_DOCS = {
+    "timer": "Run the function every *seconds*, starting at import; with *iterations*, that many times.",
+    "timer_lazy": "Like `timer`, started by calling it (or ``start()``), e.g. from a view.",
+    "rbtimer": "A red-black timer: every *seconds*, *iterations* times (None: forever), starting at import.",
+    "rbtimer_lazy": "Like `rbtimer`, started by calling it (or ``start()``).",
+    "cron": "Run the function on uWSGI's cron (checked about every second, at most once a minute).",
+    "cron_lazy": "Like `cron`, started by calling it (or ``start()``).",
+}
 
 
-@overload
-def cron_lazy(
-    fn: Callable[[int], R],
-    /,
-    *,
-    minute: int = ...,
-    hour: int = ...,
-    day: int = ...,
-    month: int = ...,
-    dayweek: int = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> CronTask[R]: ...
-@overload
-def cron_lazy(
-    fn: None = ...,
-    /,
-    *,
-    minute: int = ...,
-    hour: int = ...,
-    day: int = ...,
-    month: int = ...,
-    dayweek: int = ...,
-    target: str | None = ...,
-    signal: int | None = ...,
-    executor: TaskExecutor = ...,
-) -> CronDecorator: ...
-def cron_lazy(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
-    """Like `cron`, started by calling it (or ``start()``)."""
-    return _cron(fn, lazy=True, options=options)
+def _decorator(name: str, body: Callable[..., Any], **flags: bool) -> Callable[..., Any]:
+    """The module-level decorator *name*: ``name(fn, **settings)`` or ``@name(**settings)``.
+
+    Made here rather than written out six times, so that each kind's overloads are declared once, in
+    the type its names are annotated with (`TimerDecoratorFactory`, `CronDecoratorFactory`). It takes
+    the name and docstring a def would have: help(), pickling and argument errors name ``timer``.
+    """
+
+    def decorate(fn: Callable[[int], Any] | None = None, /, **options: Any) -> Any:
+        return body(fn, options=options, **flags)
+
+    decorate.__name__ = decorate.__qualname__ = name
+    decorate.__doc__ = _DOCS[name]
+    return decorate
+
+
+timer: TimerDecoratorFactory = _decorator("timer", _timer, lazy=False, red_black=False)
+timer_lazy: TimerDecoratorFactory = _decorator("timer_lazy", _timer, lazy=True, red_black=False)
+rbtimer: TimerDecoratorFactory = _decorator("rbtimer", _timer, lazy=False, red_black=True)
+rbtimer_lazy: TimerDecoratorFactory = _decorator("rbtimer_lazy", _timer, lazy=True, red_black=True)
+cron: CronDecoratorFactory = _decorator("cron", _cron, lazy=False)
+cron_lazy: CronDecoratorFactory = _decorator("cron_lazy", _cron, lazy=True)

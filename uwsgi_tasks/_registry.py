@@ -15,20 +15,30 @@ import importlib
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import Any, Protocol
 
 from . import _config, _uwsgi
 from ._exceptions import TaskNotFound
 
-if TYPE_CHECKING:
-    from ._task import Task
-
 logger = logging.getLogger("uwsgi_tasks")
 
-_tasks: dict[str, Task[Any, Any]] = {}
+
+class Registered(Protocol):
+    """What the registry knows of a task: the name a message gives, and the function to run. (Only
+    `Task` objects are registered; the protocol keeps this module below the one that defines them.)"""
+
+    @property
+    def path(self) -> str: ...
+
+    @property
+    def fn(self) -> Callable[..., Any]: ...
 
 
-def register(task: Task[Any, Any]) -> None:
+_tasks: dict[str, Registered] = {}
+
+
+def register(task: Registered) -> None:
     _tasks[task.path] = task
 
 
@@ -44,7 +54,7 @@ def may_import(module: str) -> bool:
     return not _uwsgi.RUNNING or bool(_config.signing_keys()) or declared(module)
 
 
-def resolve(path: str) -> Task[Any, Any]:
+def resolve(path: str) -> Registered:
     """The task registered under *path*, importing its module first if that is allowed (`may_import`).
 
     `TaskNotFound` otherwise, and whatever importing the module raised (SystemExit included) becomes

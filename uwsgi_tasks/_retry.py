@@ -1,4 +1,9 @@
-"""RetryPolicy: how often and when a failed task runs again, as one immutable, inspectable value."""
+"""Retries: `RetryPolicy`, how often and when a failed task runs again, as one immutable value, and
+`decide`, the one place that says whether an attempt that raised runs again and after how long.
+
+Every executor asks `decide`; what the answer is then used for (a spool file with ``at``, a mule
+message, a loop in place) is the executor's business.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from datetime import timedelta
 from typing import Any
 
 import attrs
+
+from ._exceptions import Retry, RetryTaskException
 
 # A schedule longer than this is a mistake (usually an uncapped backoff), not an intent.
 _LONGEST_DELAY = 100 * 366 * 86400.0
@@ -147,3 +154,85 @@ class RetryPolicy:
     def should_retry(self, error: BaseException) -> bool:
         """Whether *error* (raised by the task) is one this policy retries."""
         return isinstance(error, self.retry_on) and not isinstance(error, self.dont_retry_on)
+
+
+#: Runs in all a task without a retry policy gets when its process keeps dying inside it.
+DEATHS_WITHOUT_A_POLICY = 3
+
+
+def attempts_after_deaths(policy: RetryPolicy | None) -> int:
+    """Runs in all a task may have when its process keeps dying inside it (killed, out of memory, a
+    crash, harakiri): its policy's *max_attempts*, or `DEATHS_WITHOUT_A_POLICY` without one (a death
+    may not be the task's fault, so one is not enough to give up; a few are)."""
+    return DEATHS_WITHOUT_A_POLICY if policy is None else policy.max_attempts
+
+
+@attrs.frozen
+class Again:
+    """`decide`'s answer when the task runs again: after *delay* seconds, the next attempt carrying
+    *policy* (the task's own, with the number of attempts a `Retry` request may have changed)."""
+
+    delay: float
+    policy: RetryPolicy
+
+
+def retries(policy: RetryPolicy | None, raised: BaseException) -> bool:
+    """Whether *raised* may make a task run again at all (attempts allowing): a `Retry` request
+    always may; any other exception if the *policy* retries it."""
+    return isinstance(raised, Retry) or (policy is not None and policy.should_retry(raised))
+
+
+def attempts_allowed(policy: RetryPolicy | None, attempt: int, raised: BaseException) -> int:
+    """How many runs the task has in all after attempt *attempt* raised *raised*: what a `Retry`
+    request says (0.7.3's ``count`` counts the runs left, this one included), else its policy's."""
+    if isinstance(raised, RetryTaskException) and raised.count is not None:
+        return attempt - 1 + raised.count
+    if isinstance(raised, Retry) and raised.max_attempts is not None:
+        return raised.max_attempts
+    return policy.max_attempts if policy is not None else 1
+
+
+def decide(
+    policy: RetryPolicy | None,
+    attempt: int,
+    raised: BaseException,
+    *,
+    random: Callable[[], float] = _random.random,
+) -> Again | None:
+    """Whether the task whose attempt *attempt* (from 1) raised *raised* runs again; None: it stops.
+
+    A `Retry` (a request from the task, or returning ``SPOOL_RETRY``) retries whatever *retry_on*
+    says, with its own delay if it gives one; any other exception retries only if the *policy*
+    retries it (`RetryPolicy.should_retry`). Either way only while attempts remain
+    (`attempts_allowed`). Pure: the same inputs (and *random*) give the same answer.
+    """
+    if not retries(policy, raised):
+        return None
+    request = raised if isinstance(raised, Retry) else None
+    allowed = attempts_allowed(policy, attempt, raised)
+    if attempt >= allowed:
+        return None
+    carried = policy or RetryPolicy.from_legacy(None, None)
+    if carried.max_attempts != allowed:
+        carried = _with_attempts(carried, allowed)
+    if request is not None and request.delay is not None:
+        wait = _clamped(seconds(request.delay))
+    else:
+        wait = carried.delay_for(attempt, random=random)
+    return Again(wait, carried)
+
+
+def _with_attempts(policy: RetryPolicy, allowed: int) -> RetryPolicy:
+    """*policy* with *allowed* attempts. A request for more attempts than the policy has may grow its
+    backoff past what a policy may schedule: its delays are then capped there, instead of the task
+    failing to be retried at all."""
+    try:
+        return attrs.evolve(policy, max_attempts=allowed)
+    except ValueError:
+        return attrs.evolve(policy, max_attempts=allowed, max_delay=_LONGEST_DELAY)
+
+
+def _clamped(wait: float) -> float:
+    """A requested delay as asked, but a negative or NaN one means now. (One past the last second a
+    spool file can be scheduled for is capped there when the retry is written.)"""
+    return wait if wait > 0 else 0.0

@@ -25,7 +25,7 @@ SIGNALS: Final = 256
 #: uWSGI 2.0's MAX_TIMERS and MAX_CRONS: per instance, for timers, red-black timers and crons each.
 TABLE_LIMIT: Final = 64
 
-# The strings uWSGI's signal router accepts (core/signal.c); anything else is only logged by uWSGI.
+# The strings uWSGI's signal router accepts (uWSGI 2.0.31); anything else is only logged by uWSGI.
 _TARGET = re.compile(r"(|worker|worker\d+|workers|active-workers|spooler|mule|mule\d+|mules|farm_.+|farm\d+)")
 _TARGET_MAX = 63
 

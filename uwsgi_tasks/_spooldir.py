@@ -4,9 +4,12 @@ Layout, under each spool directory (uWSGI only looks at ``uwsgi_spoolfile_on_*``
 priority directories; ``.uwsgi_tasks/`` is neither)::
 
     uwsgi_spoolfile_on_*        spool files, and <priority>/uwsgi_spoolfile_on_* with spooler-ordered
-    .uwsgi_tasks/results/<id>   outcome records (and <id>.<kind> notes), see `_results`
+    .uwsgi_tasks/results/<id>   outcome records (and <id>.<kind> notes), see `_outcomes._files`
     .uwsgi_tasks/set_aside/     spool files taken out of the queue, each with <name>.reason.json
-    .uwsgi_tasks/started/<id>   a task being run (see `_starts`); .uwsgi_tasks/done/<id> ran silently
+    .uwsgi_tasks/started/<id>   a task being run (see `_run._starts`); .uwsgi_tasks/done/<id> ran
+                                silently
+
+Every other module names these directories with the constants below (`Area`), never by their text.
 
 Whoever can write here is not trusted to make *us* write elsewhere or hang: files are opened without
 following symlinks and without blocking (a FIFO is not a file), only regular files are read, and
@@ -24,19 +27,23 @@ import os
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator
-from typing import Any, Final
+from collections.abc import Iterator
+from typing import Final, Literal
 
-import attrs
-
-from . import _codec
+from . import _uwsgi
 from ._config import max_task_size
 from ._exceptions import DecodeError
 
 logger = logging.getLogger("uwsgi_tasks")
 
-PREFIX: Final = "uwsgi_spoolfile_on_"
 STATE_DIR: Final = ".uwsgi_tasks"
+
+#: The directories under `STATE_DIR` (see the module's doc).
+Area = Literal["results", "set_aside", "started", "done"]
+RESULTS: Final = "results"
+SET_ASIDE: Final = "set_aside"
+STARTED: Final = "started"
+DONE: Final = "done"
 
 _READ: Final = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 _CREATE: Final = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -56,7 +63,7 @@ def state_dir(spool_dir: str) -> str:
 _checked: set[str] = set()
 
 
-def state_subdir(spool_dir: str, name: str) -> str:
+def state_subdir(spool_dir: str, name: Area) -> str:
     """``<spool_dir>/.uwsgi_tasks/<name>``, made if missing; OSError if it, or ``.uwsgi_tasks``, is
     anything but a real directory of ours (see `real_dir`). Checked once per process and directory:
     for the spooler's own writes, as the user that owns them. Whatever deletes or is run by an
@@ -106,7 +113,7 @@ class StateDir:
     ``.uwsgi_tasks``, is a symlink, not a directory, or owned by someone else.
     """
 
-    def __init__(self, spool_dir: str, name: str | None = None, *, create: bool = False) -> None:
+    def __init__(self, spool_dir: str, name: Area | None = None, *, create: bool = False) -> None:
         self.path = os.path.join(spool_dir, STATE_DIR, name) if name else spool_dir
         top = os.open(spool_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         fd = top
@@ -220,6 +227,55 @@ def write_private(
         raise
 
 
+def is_priority_dir(name: str) -> bool:
+    """Whether *name* names a priority directory: with ``spooler-ordered``, uWSGI runs the files of
+    the directories named by a number, lowest first, before those of the spool directory itself."""
+    return name.isdigit()
+
+
+def priority_dir(spool_dir: str, priority: int) -> str:
+    """*spool_dir*'s directory for *priority*, made if missing (see `real_dir`)."""
+    return real_dir(os.path.join(spool_dir, str(priority)))
+
+
+def queue_dirs(spool_dir: str) -> list[str]:
+    """*spool_dir* and its priority directories: where its spool files are."""
+    return [spool_dir] + [
+        os.path.join(spool_dir, n) for n in sorted(os.listdir(spool_dir)) if is_priority_dir(n)
+    ]
+
+
+def spool_root(path: str) -> str:
+    """The spooler directory a spool file belongs to: the configured one it is in (files with a
+    priority sit one level down; uWSGI also scans deeper directories, which the spooler refuses)."""
+    parent = os.path.dirname(path)
+    dirs = _uwsgi.spooler_dirs()
+    if parent in dirs:
+        return parent
+    inside = [d for d in dirs if path.startswith(f"{d}/")]
+    return max(inside, key=len) if inside else parent
+
+
+#: Beside each set-aside file, why it was set aside (JSON: reason, task_id, set_aside_at, from).
+REASON: Final = ".reason.json"
+_REASON_LIMIT: Final = 1 << 20  # a note is small
+
+
+def set_aside_names(aside: StateDir) -> Iterator[str]:
+    """The names of the set-aside spool files in *aside* (not their notes, nor files half-written)."""
+    return (name for name in aside.names() if not name.endswith((REASON, ".tmp")))
+
+
+def reason_for(aside: StateDir, name: str) -> str:
+    """Why set-aside file *name* was set aside; "" when its note is missing or unreadable."""
+    try:
+        note = aside.read(name + REASON, _REASON_LIMIT)
+        reason = None if note is None else json.loads(note).get("reason")
+    except (OSError, ValueError, AttributeError, RecursionError):
+        return ""
+    return reason if isinstance(reason, str) else ""
+
+
 def set_aside(path: str, spool_dir: str, reason: str, task_id: str | None = None) -> str | None:
     """Move spool file *path* out of the spooler's way, into *spool_dir*'s set-aside directory with
     the reason beside it; the new path, or None if it could not be moved (it stays where it is:
@@ -229,13 +285,13 @@ def set_aside(path: str, spool_dir: str, reason: str, task_id: str | None = None
     whoever looks at the set-aside file must not be told a forged id.
     """
     try:
-        directory = state_subdir(spool_dir, "set_aside")
+        directory = state_subdir(spool_dir, SET_ASIDE)
         target = os.path.join(directory, os.path.basename(path))
         if os.path.lexists(target):  # never replace an earlier set-aside file of the same name
             target = f"{target}.{time.time_ns()}"
         # The reason first, whole: whoever sees the set-aside file can read why.
         note = {"reason": reason, "task_id": task_id, "set_aside_at": time.time(), "from": path}
-        write_private(f"{target}.reason.json", json.dumps(note).encode(), 0o640)
+        write_private(f"{target}{REASON}", json.dumps(note).encode(), 0o640)
         os.rename(path, target)
     except OSError as e:
         logger.error("can't set spool file %s aside (%s), kept: %s", path, reason, e)
@@ -255,7 +311,7 @@ _PRUNE_EVERY: Final = 60.0
 _pruned: dict[tuple[str, str], float] = {}
 
 
-def prune(spool_dir: str, name: str, before: float, *, throttled: bool = False) -> int:
+def prune(spool_dir: str, name: Area, before: float, *, throttled: bool = False) -> int:
     """Remove what the state directory *name* holds that was last written before unix time
     *before*, and anything there that is not a regular file; how many entries were removed. Through
     the directory's descriptor (`StateDir`): never what a swapped-in symlink points to.
@@ -280,107 +336,3 @@ def prune(spool_dir: str, name: str, before: float, *, throttled: bool = False) 
             except FileNotFoundError:
                 continue
     return removed
-
-
-def spool_files(spool_dir: str) -> Iterator[str]:
-    """Every spool file of *spool_dir*, priority directories included (regular files only)."""
-    with os.scandir(spool_dir) as entries:
-        for entry in entries:
-            if entry.name.startswith(PREFIX) and entry.is_file(follow_symlinks=False):
-                yield entry.path
-            elif entry.name.isdigit() and entry.is_dir(follow_symlinks=False):
-                with os.scandir(entry.path) as inner:
-                    for e in inner:
-                        if e.name.startswith(PREFIX) and e.is_file(follow_symlinks=False):
-                            yield e.path
-
-
-def check_spool_dir(spool_dir: str) -> None:
-    """Raise unless *spool_dir* looks like a spool directory (an empty one does)."""
-    if not os.path.isdir(spool_dir):
-        raise FileNotFoundError(f"{spool_dir}: no such directory")
-    names = os.listdir(spool_dir)
-    if names and not any(n.startswith(PREFIX) or n.isdigit() or n == STATE_DIR for n in names):
-        raise NotADirectoryError(f"{spool_dir} is not a spool directory (no spool files, no {STATE_DIR}/)")
-
-
-@attrs.frozen
-class SpoolEntry:
-    """One spool file as seen from outside: *kind* is "task", "legacy" (0.7.3), "foreign" or "invalid"."""
-
-    path: str
-    size: int
-    due: float
-    kind: str
-    spec: dict[str, Any] | None = None
-    problem: str = ""
-
-    @property
-    def task_id(self) -> str | None:
-        return str(self.spec["task_id"]) if self.spec and "task_id" in self.spec else None
-
-
-def read_entry(path: str) -> SpoolEntry:
-    """What *path* holds; FileNotFoundError if it is gone (or is no regular file), never anything else."""
-    entry = _read_entry(path, lambda: os.lstat(path), lambda limit: read_regular(path, limit))
-    if entry is None:
-        raise FileNotFoundError(errno.ENOENT, "no spool file (or not a regular file)", path)
-    return entry
-
-
-def read_entry_in(directory: StateDir, name: str) -> SpoolEntry | None:
-    """`read_entry` for *name* in an open *directory*; None if it isn't a regular file there."""
-    return _read_entry(
-        os.path.join(directory.path, name),
-        lambda: directory.lstat(name),
-        lambda limit: directory.read(name, limit),
-    )
-
-
-def _read_entry(
-    path: str, lstat: Callable[[], os.stat_result], read: Callable[[int], bytes | None]
-) -> SpoolEntry | None:
-    try:
-        info = lstat()
-    except FileNotFoundError:
-        return None
-    if not stat.S_ISREG(info.st_mode):
-        return None
-    try:
-        data = read(spool_file_limit())
-    except DecodeError as e:
-        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
-    return None if data is None else entry_of(path, info, data)
-
-
-def entry_of(path: str, info: os.stat_result, data: bytes) -> SpoolEntry:
-    """What the spool file *path* (its lstat *info* and contents *data*) holds."""
-    try:
-        message = _codec.parse_spool_file(data)
-    except DecodeError as e:
-        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
-    if _codec.is_legacy_spool_message(message):
-        return SpoolEntry(path, info.st_size, info.st_mtime, "legacy", problem="written by uwsgi_tasks 0.7.3")
-    if not _codec.is_spool_message(message):
-        return SpoolEntry(path, info.st_size, info.st_mtime, "foreign", problem="not a uwsgi_tasks task")
-    try:
-        spec = _codec.spec_tree(message)
-    except DecodeError as e:
-        return SpoolEntry(path, info.st_size, info.st_mtime, "invalid", problem=str(e))
-    return SpoolEntry(path, info.st_size, info.st_mtime, "task", spec=spec)
-
-
-def find(spool_dir: str, task_id: str) -> SpoolEntry | None:
-    """The spool file of task *task_id* in *spool_dir*, if there is one."""
-    needle = task_id.encode()
-    for path in spool_files(spool_dir):
-        try:
-            data = read_regular(path, spool_file_limit())
-            if data is None or needle not in data:
-                continue
-            entry = read_entry(path)
-        except (FileNotFoundError, DecodeError):  # it ran while we looked, or is too large to be ours
-            continue
-        if entry.task_id == task_id:
-            return entry
-    return None

@@ -1,6 +1,6 @@
 """Where a task can go beyond this instance's own spoolers: `Remote` and `SpoolDirectory`.
 
-These are values (the ``spooler=`` option takes them); `_external` sends to them.
+These are values (the ``spooler=`` option takes them); `_send._beyond` sends to them.
 """
 
 from __future__ import annotations
@@ -78,9 +78,6 @@ class SpoolDirectory:
     (a script, a cron job, another instance), like uWSGI's ``--spooler-external``."""
 
     path: str = attrs.field(converter=_absolute)
-
-
-Target = Remote | SpoolDirectory
 
 
 def spooler_dir(spooler: str | Remote | SpoolDirectory | None) -> str | None:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, overload
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, Protocol, TypeVar, cast, overload
 
+import attrs
 from typing_extensions import ParamSpec, Unpack
 
-from . import _dispatch, _registry
+from . import _registry
+from ._handle import TaskHandle
 from ._options import TaskExecutor, TaskOptions, TaskOptionsDict
-
-if TYPE_CHECKING:
-    from ._context import CurrentTask
-    from ._handle import TaskHandle
+from ._run._in_place import run_here, run_sent
+from ._send import _again, _route
+from ._spec import TaskSpec
+from ._targets import Remote, SpoolDirectory
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -30,8 +32,8 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.config = config
         self.path = f"{fn.__module__}:{fn.__qualname__}"
-        # Per requested executor, how the task is sent (see _dispatch.Route).
-        self._routes: dict[TaskExecutor, Any] = {}
+        # Per requested executor, how the task is sent (made at the first send).
+        self._routes: dict[TaskExecutor, _route.Route] = {}
         self.__doc__ = fn.__doc__
         self.__wrapped__ = fn
 
@@ -46,34 +48,52 @@ class Task(Generic[P, R]):
 
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[R]:
         """Send the task with its configured executor (AUTO unless the decorator said otherwise)."""
-        return _dispatch.send(self, self.config.executor, args, kwargs)
+        return self._send(self.config.executor, args, kwargs)
 
     def spool(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[R]:
         """Send the task to the spooler (in place outside uWSGI)."""
-        return _dispatch.send(self, TaskExecutor.SPOOLER, args, kwargs)
+        return self._send(TaskExecutor.SPOOLER, args, kwargs)
 
     def mule(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[R]:
         """Send the task to a mule (in place outside uWSGI)."""
-        return _dispatch.send(self, TaskExecutor.MULE, args, kwargs)
+        return self._send(TaskExecutor.MULE, args, kwargs)
 
     def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the task here and now, after sending its arguments through the codec.
 
         Raises what the function raises. Retries, if the task has a policy, run at once.
         """
-        return _dispatch.run_here(self, args, kwargs)
+        return cast(R, run_here(_route.new_spec(self.path, self.config, args, kwargs)))
 
     def options(self, **options: Unpack[TaskOptionsDict]) -> Task[P, R]:
         """A copy of this task with some options changed, e.g. ``task.options(at=delay).spool(x)``."""
         return Task(self.fn, self.config.merged(options))
 
-    def _send_again(
-        self, current: CurrentTask, args: tuple[Any, ...], kwargs: dict[str, Any]
+    def _send(
+        self,
+        requested: TaskExecutor,
+        args: tuple[Any, ...],
+        kwargs: Mapping[str, Any],
+        buffer: Mapping[Any, Any] | None = None,
     ) -> TaskHandle[R]:
-        """`CurrentTask.__call__`: send this task again, with the running task's buffer and changes."""
-        overrides = current._overrides()
-        again = self.options(**overrides) if overrides else self
-        return _dispatch.send(again, again.config.executor, args, kwargs, buffer=current.buffer)
+        """Send the task with *requested*: along its route (made once), or in place."""
+        route = self._routes.get(requested) if _route.forced is None and not buffer else None
+        if route is None:
+            executor = _route.choose(requested, self.path, self.config)
+            if executor is TaskExecutor.RUNTIME:
+                return run_sent(_route.new_spec(self.path, self.config, args, kwargs, buffer), requested)
+            if buffer:  # sent again by a running task, with its buffer: rare enough for the general path
+                return self._send_with(
+                    executor, _route.new_spec(self.path, self.config, args, kwargs, buffer)
+                )
+            route = self._routes[requested] = _route.Route.make(self.path, self.config, executor)
+        return route.send(self.config, args, kwargs)
+
+    def _send_with(self, executor: TaskExecutor, spec: TaskSpec) -> TaskHandle[R]:
+        beyond = self.config.spooler
+        if executor is TaskExecutor.MULE:
+            return _again.send_spec(attrs.evolve(spec, mule=self.config.mule))
+        return _again.send_spec(spec, beyond if isinstance(beyond, Remote | SpoolDirectory) else None)
 
     def __repr__(self) -> str:
         return f"<Task {self.path} executor={self.config.executor.name}>"

@@ -23,18 +23,30 @@ except ImportError:  # not running inside uWSGI
 else:
     RUNNING = True
 
-# uWSGI's values (python_plugin.c); identical with or without a spooler configured.
+# uWSGI's values (its Python plugin, 2.0.31); identical with or without a spooler configured.
 SPOOL_OK: Final = -2
 SPOOL_RETRY: Final = -1
 SPOOL_IGNORE: Final = 0
 
+#: How every spool file's name starts: uWSGI names its own ``uwsgi_spoolfile_on_<host>_<pid>_...``,
+#: and its spooler runs no file named otherwise.
+SPOOL_FILE_PREFIX: Final = "uwsgi_spoolfile_on_"
+
 # A plain mule reads each message into a 64 KiB stack buffer and silently truncates the rest
-# (core/mule.c), whatever --mule-msg-size says.
+# (uWSGI 2.0.31), whatever --mule-msg-size says.
 MULE_MESSAGE_LIMIT: Final = 65536
 
 #: What the spooler callable receives: the file's keys as bytes, plus the str keys
 #: ``"spooler_task_name"`` (the file's base name, as bytes) and ``"body"``.
 SpoolerEnv = dict[str | bytes, bytes]
+
+
+def spooled_name(env: SpoolerEnv) -> str:
+    """The name of the spool file the spooler callable was given: its base name, relative to the
+    directory the spooler is in, unless ``--spooler-chdir`` moved it."""
+    return os.fsdecode(env.get("spooler_task_name", b""))
+
+
 SpoolerCallable = Callable[[SpoolerEnv], int]
 MuleHook = Callable[[bytes], object]
 

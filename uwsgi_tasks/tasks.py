@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ._callbacks import mule_hook as manage_mule_request
-from ._callbacks import set_uwsgi_callbacks
-from ._callbacks import spooler as manage_spool_request
 from ._context import get_current_task
 from ._exceptions import RetryTaskException
 from ._options import TaskExecutor
 from ._periodic import CronTask, SignalTask, TimerTask
+from ._run._hooks import mule_hook as manage_mule_request
+from ._run._hooks import set_uwsgi_callbacks
+from ._run._hooks import spooler as manage_spool_request
 from ._task import Task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
 from .utils import ProxyDict

@@ -17,7 +17,7 @@ from tests.integration.conftest import (
 )
 from tests.integration.test_spooler import _write_spool_file
 from uwsgi_tasks import TaskStatus
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
 from uwsgi_tasks.testing import UwsgiServer, wait_until
 
 pytestmark = pytest.mark.integration

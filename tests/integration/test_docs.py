@@ -30,7 +30,8 @@ from typing import Any, NamedTuple
 
 import pytest
 
-from uwsgi_tasks import TaskOptionsDict, _codec, _spooler
+from uwsgi_tasks import TaskOptionsDict, _codec
+from uwsgi_tasks._run import _spooler
 from uwsgi_tasks._spec import TaskSpec
 from uwsgi_tasks.testing import UwsgiServer, free_port, wait_until
 
@@ -143,7 +144,8 @@ def secret_here() -> str | None:
 
 
 def application(environ, start_response):
-    handle = secret_here.spool()
+    mule = environ.get("QUERY_STRING", "").removeprefix("mule=")
+    handle = secret_here.options(mule=int(mule)).mule() if mule else secret_here.spool()
     start_response("200 OK", [("Content-Type", "application/json")])
     return [json.dumps({"id": handle.id, "worker": os.environ.get("UWSGITASKS_SECRET")}).encode()]
 """
@@ -161,6 +163,12 @@ def test_the_secret_fragment_works_under_strict(tmp_path: Path, uwsgi_binary: st
         sent = server.get_json("/")
         assert sent["worker"] == secret
         assert server.handle(sent["id"]).result(timeout=10) == secret
+        # Each mule runs a task first: a mule reloaded before its loop has started can miss the reload
+        # and live on, idle, until uWSGI's reload mercy (uWSGI 2.0.31; seen once in about 500 reloads
+        # under load, and never once each mule had run a task).
+        for mule in (1, 2):
+            ran = server.get_json(f"/?mule={mule}")
+            assert server.handle(ran["id"]).result(timeout=10) == secret
         # A graceful reload re-executes the master with the environment: strict mode must still accept it.
         workers = set(server.group())
         os.kill(server.pid, signal.SIGHUP)

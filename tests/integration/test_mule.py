@@ -8,7 +8,7 @@ import pytest
 
 from tests.integration.conftest import ServerFactory, call, records, wait_records
 from uwsgi_tasks import TaskStatus
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
 from uwsgi_tasks.testing import UwsgiServer, wait_until
 
 pytestmark = pytest.mark.integration

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 import uwsgi_tasks
 from tests.strategies import json_values, same, task_ids
 from uwsgi_tasks import TaskStatus
-from uwsgi_tasks._outcome import ErrorInfo, Outcome
-from uwsgi_tasks._redis import RedisResultStore
-from uwsgi_tasks._results import at_location, location, shared, store_for
+from uwsgi_tasks._outcomes._model import ErrorInfo, Outcome
+from uwsgi_tasks._outcomes._redis import RedisResultStore
+from uwsgi_tasks._outcomes._where import at_location, location, shared, store_for
 
 pytestmark = pytest.mark.integration
 

@@ -15,8 +15,8 @@ import pytest
 
 from tests.integration.conftest import ServerFactory, call, records, results_dir, wait_records
 from uwsgi_tasks import TaskStatus
-from uwsgi_tasks._outcome import Outcome
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
+from uwsgi_tasks._outcomes._model import Outcome
 from uwsgi_tasks.testing import UwsgiServer, wait_until
 
 pytestmark = pytest.mark.integration

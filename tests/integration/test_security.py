@@ -17,7 +17,7 @@ from tests.integration.conftest import ServerFactory, call, kick_spoolers, recor
 from tests.integration.test_spooler import _write_spool_file
 from uwsgi_tasks import TaskStatus, _codec
 from uwsgi_tasks._codec import _signing
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
 from uwsgi_tasks._spec import TaskSpec
 from uwsgi_tasks.testing import UwsgiServer, wait_until
 from uwsgi_tasks.utils import ProxyDict

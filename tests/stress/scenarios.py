@@ -317,8 +317,8 @@ def result_store_races(directory: Path, seconds: float, writers: int = 4, reader
 
 def _write_records(directory: str, writer: int, stop: Any) -> None:
     from uwsgi_tasks import TaskStatus
-    from uwsgi_tasks._outcome import Outcome
-    from uwsgi_tasks._results import FileResultStore
+    from uwsgi_tasks._outcomes._files import FileResultStore
+    from uwsgi_tasks._outcomes._model import Outcome
 
     store = FileResultStore(directory)
     n = 0
@@ -330,7 +330,7 @@ def _write_records(directory: str, writer: int, stop: Any) -> None:
 
 def _read_records(directory: str, stop: Any, torn: Any, reads: Any) -> None:
     from uwsgi_tasks._exceptions import DecodeError
-    from uwsgi_tasks._results import FileResultStore
+    from uwsgi_tasks._outcomes._files import FileResultStore
 
     path = FileResultStore(directory).path_of("a" * 32)
     while not stop.is_set():

@@ -13,7 +13,11 @@ from typing_extensions import assert_type
 from uwsgi_tasks import (
     CronTask,
     CurrentTask,
+    ErrorInfo,
+    Outcome,
     ProcessDied,
+    ResultError,
+    ResultUnavailable,
     RetryPolicy,
     SignalTask,
     Task,
@@ -30,6 +34,7 @@ from uwsgi_tasks import (
     task,
     timer,
     timer_lazy,
+    typing,
 )
 
 
@@ -122,3 +127,27 @@ assert_type(ProcessDied("its process died"), ProcessDied)
 configure(task_modules=["myapp.tasks"], max_task_size=1 << 20)
 configure(task_modules="myapp.tasks")
 configure(max_task_size="big")  # type: ignore[arg-type] # bytes are an int
+
+
+# Structure: the result-side errors share a base; a handle's outcome is public; the typing aids have
+# their own module (and stay importable from the package).
+def handle_errors(handle: TaskHandle[int]) -> int:
+    try:
+        return handle.result(timeout=1)
+    except ResultError as e:
+        assert_type(e, ResultError)
+        return -1
+
+
+assert_type(send_email.spool("a", "b").outcome, Outcome | None)
+assert_type(ResultUnavailable("x"), ResultUnavailable)
+outcome = send_email.spool("a", "b").outcome
+if outcome is not None:
+    assert_type(outcome.status, TaskStatus)
+    assert_type(outcome.attempts, int)
+    assert_type(outcome.error, ErrorInfo | None)
+    assert_type(outcome.error.to_exception() if outcome.error else None, TaskFailed | None)
+assert_type(task(), typing.TaskDecorator)
+options: typing.TaskOptionsDict = {"priority": 1, "at": 5.0}
+when: typing.When = timedelta(seconds=5)
+mule: typing.MuleTarget = "farm"

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from tests.strategies import Opaque
 from uwsgi_tasks import TaskStatus, _codec
 from uwsgi_tasks._cli import main
-from uwsgi_tasks._outcome import ErrorInfo, Outcome
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
+from uwsgi_tasks._outcomes._model import ErrorInfo, Outcome
 from uwsgi_tasks._spec import TaskSpec
 
 

@@ -21,7 +21,7 @@ import uwsgi_tasks
 from tests import strategies
 from tests.strategies import Opaque, Point, same
 from uwsgi_tasks import DecodeError, EncodeError, _codec
-from uwsgi_tasks._codec import PACKET_LIMIT, _envelope, _signing, _values
+from uwsgi_tasks._codec import PACKET_LIMIT, _json, _signing, _values
 from uwsgi_tasks._spec import TaskSpec
 
 
@@ -309,7 +309,7 @@ def test_exception_classes_that_cannot_be_imported_are_refused() -> None:
 
 def test_outcome_records_keep_none_results_distinct_from_no_result() -> None:
     """A task that returned None has a value; a record without a value says so."""
-    from uwsgi_tasks._outcome import Outcome
+    from uwsgi_tasks._outcomes._model import Outcome
 
     returned_none = Outcome("a" * 32, uwsgi_tasks.TaskStatus.SUCCEEDED, 1, 1.0, 2.0, None, True)
     no_value = attrs.evolve(returned_none, has_value=False)
@@ -464,9 +464,9 @@ def test_json_is_read_exactly_as_json_loads_reads_it(tree: Any, before: str, aft
         expected = json.loads(text, parse_constant=not_json)
     except ValueError:
         with pytest.raises(DecodeError, match="not valid JSON"):
-            _envelope.json_tree(text.encode(), "the task")
+            _json.json_tree(text.encode(), "the task")
     else:
-        assert same(_envelope.json_tree(text.encode(), "the task"), expected)
+        assert same(_json.json_tree(text.encode(), "the task"), expected)
 
 
 @pytest.mark.parametrize(

@@ -186,7 +186,7 @@ def test_in_place_mode_raises_the_task_exception_at_enqueue(tasks: ModuleType) -
 def _result_from_a_note(spool_dir: Any, result_id: str, task: str, args: list[Any]) -> Any:
     """get_result of a note (as the site writes it) naming *task*, its spool file on another host."""
     from uwsgi_tasks import _codec
-    from uwsgi_tasks._results import file_store
+    from uwsgi_tasks._outcomes._where import file_store
 
     call = {
         "task": task,

@@ -20,10 +20,11 @@ import pytest
 
 import uwsgi_tasks
 from tests.unit.test_cli import run
-from uwsgi_tasks import ConfigurationError, SpoolDirectory, TaskStatus, _codec, _spooldir, _starts, task
+from uwsgi_tasks import ConfigurationError, SpoolDirectory, TaskStatus, _codec, _spooldir, task
 from uwsgi_tasks._config import SECRET_ENV
-from uwsgi_tasks._outcome import Outcome
-from uwsgi_tasks._results import FileResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
+from uwsgi_tasks._outcomes._model import Outcome
+from uwsgi_tasks._run import _starts
 from uwsgi_tasks._spec import TaskSpec
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import pickle
 from datetime import timedelta
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import uwsgi_tasks
 from uwsgi_tasks import (
     ConfigurationError,
     CronTask,
@@ -57,6 +59,18 @@ def test_decorators_return_objects_that_still_run_the_function(decorate: Any) ->
     assert made.run(7) == 14
     assert seen == [7]
     assert made.fn is handler
+
+
+@pytest.mark.parametrize("name", ["timer", "timer_lazy", "rbtimer", "rbtimer_lazy", "cron", "cron_lazy"])
+def test_decorators_read_as_the_functions_they_are(name: str) -> None:
+    """The decorators are made, not written out, yet help(), pickling and argument errors name them."""
+    decorator = getattr(uwsgi_tasks, name)
+    assert (decorator.__name__, decorator.__qualname__) == (name, name)
+    assert decorator.__module__ == "uwsgi_tasks._periodic"
+    assert decorator.__doc__
+    assert pickle.loads(pickle.dumps(decorator)) is decorator
+    with pytest.raises(TypeError, match=rf"^{name}\(\) takes from 0 to 1 positional arguments"):
+        decorator(handler, handler)
 
 
 def test_starting_outside_uwsgi_is_inert_and_logged(caplog: pytest.LogCaptureFixture) -> None:

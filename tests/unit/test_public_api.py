@@ -79,7 +79,7 @@ def test_compat_modules_keep_the_names_old_code_imports() -> None:
     utils = importlib.import_module("uwsgi_tasks.utils")
     for name in tasks.__all__:
         assert hasattr(tasks, name)
-    assert tasks.manage_spool_request is importlib.import_module("uwsgi_tasks._callbacks").spooler
+    assert tasks.manage_spool_request is importlib.import_module("uwsgi_tasks._run._hooks").spooler
     buffer = utils.ProxyDict({"a": 1}, "buffer")
     assert buffer == {"a": 1} and buffer.key == "buffer"
     assert utils.get_function_path(len) == "builtins.len"

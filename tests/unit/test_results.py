@@ -18,8 +18,9 @@ import uwsgi_tasks
 from tests import strategies
 from tests.strategies import same
 from uwsgi_tasks import TaskStatus, _codec, _spooldir
-from uwsgi_tasks._outcome import ErrorInfo, Outcome
-from uwsgi_tasks._results import FileResultStore, MemoryResultStore
+from uwsgi_tasks._outcomes._files import FileResultStore
+from uwsgi_tasks._outcomes._memory import MemoryResultStore
+from uwsgi_tasks._outcomes._model import ErrorInfo, Outcome
 
 outcomes = st.builds(
     Outcome,
@@ -144,7 +145,7 @@ def test_a_task_ending_while_observed_is_seen_ended_never_unknown(
     """Between reading a task's record (none yet) and finding its spool file gone, the task ended:
     the observation reads the record again and reports the end (not UNKNOWN, and for a
     store_result=False task not a SUCCEEDED guessed from the missing file when it FAILED)."""
-    from uwsgi_tasks._status import observe
+    from uwsgi_tasks._outcomes._observe import observe
 
     spool_file = tmp_path / "uwsgi_spoolfile_on_x"
     spool_file.write_bytes(b"")
@@ -174,7 +175,7 @@ def test_a_shared_store_record_is_the_state_of_a_task_out_of_sight(record: Outco
     """A task on another host: its file is out of sight, so the shared store's record is its state
     (a scheduled one is QUEUED once due; a retry is the next attempt). A local store reads the same
     missing file as UNKNOWN: there, a record can't stand for a file that should be here."""
-    from uwsgi_tasks._status import observe
+    from uwsgi_tasks._outcomes._observe import observe
 
     shared, local = _Shared(), MemoryResultStore()
     shared.put(record)
@@ -189,7 +190,7 @@ def test_a_shared_store_record_is_the_state_of_a_task_out_of_sight(record: Outco
 def test_a_silent_task_on_another_host_is_not_guessed_succeeded(tmp_path: Path) -> None:
     """store_result=False: a missing file reads as SUCCEEDED only where its directory is visible; a
     spool file of another host (its directory not here) says nothing, so UNKNOWN."""
-    from uwsgi_tasks._status import observe
+    from uwsgi_tasks._outcomes._observe import observe
 
     here = tmp_path / "uwsgi_spoolfile_on_gone"
     assert observe("a" * 32, MemoryResultStore(), str(here), 1, silent=True).status is TaskStatus.SUCCEEDED

@@ -113,7 +113,7 @@ def test_a_reference_that_cannot_be_followed_is_a_decode_error(secret: str) -> N
 def test_result_store_configuration() -> None:
     with pytest.raises(ValueError, match="Redis URL"):
         uwsgi_tasks.configure(result_store="/var/lib/results")
-    assert uwsgi_tasks._results.shared() is None
+    assert uwsgi_tasks._outcomes._where.shared() is None
 
 
 def test_in_place_mode_keeps_remote_tasks_here() -> None:

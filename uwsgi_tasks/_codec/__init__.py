@@ -1,401 +1,67 @@
-"""The wire format: the one place that knows how a task looks in a spool file or a mule message.
+"""The wire format: the one place that knows how a task, a result or a handle looks in a spool file,
+a mule message or the result store.
 
-A spool dict (``dict[bytes, bytes]``, as uWSGI requires on Python 3)::
+The rest of the package uses only the names here. Each sibling module holds one concept:
 
-    b"uwsgi_tasks": b"1"          format version; its absence means "not ours" (0.7.3 or foreign)
-    b"task": <JSON TaskSpec>      or, when the packet would pass 64 KiB, the JSON is the raw body
-    b"sig": <32 bytes>            when a secret is configured, HMAC-SHA256 of the JSON and of the
-                                  three uWSGI keys below (see `_signing`)
-    b"at", b"priority", b"spooler"  uWSGI's own keys, written the way it parses them
-    b"ref": <task id>             instead of b"task", for a task sent to another host by reference:
-                                  its JSON waits in the shared store (the signature still covers it)
-
-A mule message is ``b"uwsgi_tasks:1\\n"``, then ``b"S"`` and the 32-byte signature (or ``b"-"``
-without a secret), then the same JSON.
+- `_framing`: spool dicts and mule messages, the frame around a task's JSON (its layout is there);
+- `_envelope`: a task spec as JSON, encoded once per task where it can be (`Template`);
+- `_values`: the user's values as JSON trees (a tag where JSON has no type, a signed pickle where
+  nothing else carries the value); `_render` shows them to people;
+- `_records`: outcome records and single values, as the result store keeps them;
+- `_handle_ref`: a task handle travelling as a value;
+- `_signing`: every signature; `_packet`: uWSGI's packet, as a spool file holds it;
+- `_legacy`: 0.7.3's formats;
+- `_json` and `_converter`: the JSON text and the cattrs converter the others share.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Mapping
-from typing import Any, Final, Generic, TypeVar
-
-import attrs
-
-from .._config import max_task_size, signing_keys
-from .._exceptions import DecodeError
-from .._outcome import Outcome
-from .._spec import MuleTarget, TaskSpec
-from . import _envelope, _legacy, _signing, _spoolfile, _values
-
-VERSION_KEY: Final = b"uwsgi_tasks"
-VERSION: Final = b"1"
-SPEC_KEY: Final = b"task"
-SIGNATURE_KEY: Final = b"sig"
-REF_KEY: Final = b"ref"
-MULE_MAGIC: Final = b"uwsgi_tasks:1\n"
-_MARK: Final = len(MULE_MAGIC)  # where a mule message says whether it is signed
-
-#: uWSGI rejects an args packet over 0xFFFF bytes and silently truncates any single longer value.
-PACKET_LIMIT: Final = 0xFFFF
-# A task this small fits in a packet with the other keys but a spooler path (the others take < 200 bytes).
-_SURELY_FITS: Final = PACKET_LIMIT - 1024
-
-
-M = TypeVar("M", dict[bytes, bytes], bytes)
-
-
-@attrs.frozen
-class Encoded(Generic[M]):
-    """A message ready for uWSGI, and where values had to be pickled (``"args[1]"``, ``"when"``)."""
-
-    message: M
-    pickled: tuple[str, ...]
-
-
-def packet_size(message: Mapping[bytes, bytes]) -> int:
-    """Bytes uWSGI's args packet takes for *message*: a u16 length before every key and value."""
-    return sum(4 + len(k) + len(v) for k, v in message.items())
-
-
-@attrs.define  # not frozen: made on every send, and a frozen attrs __init__ costs more
-class Outgoing:
-    """A task ready to send: its encoded spec, and what routing and the handle need to know."""
-
-    task_id: str
-    function: str
-    data: bytes
-    pickled: tuple[str, ...]
-    attempt: int = 1
-    at: int | None = None
-    priority: int | None = None
-    spooler: str | None = None
-    mule: MuleTarget | None = None
-    store_result: bool = True
-
-
-def outgoing(spec: TaskSpec) -> Outgoing:
-    data, pickled = _envelope.dumps(spec)
-    return Outgoing(
-        spec.task_id,
-        spec.function,
-        data,
-        tuple(pickled),
-        spec.attempt,
-        spec.at,
-        spec.priority,
-        spec.spooler,
-        spec.mule,
-        spec.store_result,
-    )
-
-
-class Template:
-    """A task's fixed fields encoded once, so that each send only encodes what changes.
-
-    *prototype* holds the fixed fields (function, retry policy, priority, spooler, mule, ...).
-    """
-
-    def __init__(self, prototype: TaskSpec) -> None:
-        self._prototype = prototype
-        self._json = _envelope.Template(prototype)
-
-    def outgoing(
-        self,
-        task_id: str,
-        enqueued_at: float,
-        working_dir: str | None,
-        at: int | None,
-        args: tuple[Any, ...],
-        kwargs: Mapping[str, Any],
-    ) -> Outgoing:
-        data, pickled = self._json.dumps(task_id, enqueued_at, working_dir, at, args, kwargs)
-        p = self._prototype
-        return Outgoing(
-            task_id, p.function, data, tuple(pickled), 1, at, p.priority, p.spooler, p.mule, p.store_result
-        )
-
-
-def spool_message(out: Outgoing, *, with_at: bool = True) -> dict[bytes, bytes]:
-    """The spool dict for *out*; the JSON moves to ``body`` when the packet would pass 64 KiB.
-
-    *with_at* False leaves uWSGI's ``at`` out (the spec keeps it): for another host's spooler, which
-    re-spools an early task itself so that it starts on time.
-    """
-    at = b"%d" % out.at if out.at is not None and with_at else None
-    priority = b"%d" % out.priority if out.priority is not None else None
-    spooler = os.fsencode(out.spooler) if out.spooler is not None else None
-    signature = _signing.sign_spooled(out.data, at, priority, spooler)
-    message = (
-        {VERSION_KEY: VERSION} if signature is None else {VERSION_KEY: VERSION, SIGNATURE_KEY: signature}
-    )
-    if at is not None:
-        message[b"at"] = at
-    if priority is not None:
-        message[b"priority"] = priority
-    if spooler is not None:
-        message[b"spooler"] = spooler
-    data = out.data
-    # A u16 length before every key and value: the packet uWSGI will build, without building it.
-    if (len(data) < _SURELY_FITS and out.spooler is None) or (
-        packet_size(message) + 4 + len(SPEC_KEY) + len(data) <= PACKET_LIMIT
-    ):
-        message[SPEC_KEY] = data
-    else:
-        message[b"body"] = data
-    return message
-
-
-def by_reference(message: Mapping[bytes, bytes], task_id: str) -> dict[bytes, bytes]:
-    """*message* with its task replaced by a reference to the shared store's copy."""
-    small = {k: v for k, v in message.items() if k not in (SPEC_KEY, b"body")}
-    small[REF_KEY] = task_id.encode("ascii")
-    return small
-
-
-def network_packet(message: Mapping[bytes, bytes]) -> bytes | None:
-    """The uwsgi request that spools *message* on another instance (modifier1 17: the same bytes as a
-    spool file without a body); None if it can't be one (a body, or over 64 KiB)."""
-    if b"body" in message:
-        return None
-    try:
-        return _spoolfile.pack(message)
-    except ValueError:
-        return None
-
-
-def mule_message(out: Outgoing) -> bytes:
-    signature = _signing.sign_task(out.data)
-    return MULE_MAGIC + (b"-" if signature is None else b"S" + signature) + out.data
-
-
-def encode_spool(spec: TaskSpec) -> Encoded[dict[bytes, bytes]]:
-    """The spool dict for *spec*, and where its values had to be pickled."""
-    out = outgoing(spec)
-    return Encoded(spool_message(out), out.pickled)
-
-
-def is_spool_message(env: Mapping[Any, bytes]) -> bool:
-    return VERSION_KEY in env
-
+from . import _legacy, _packet, _render
+from ._envelope import Outgoing as Outgoing
+from ._envelope import Template as Template
+from ._envelope import outgoing as outgoing
+from ._framing import MULE_MAGIC as MULE_MAGIC
+from ._framing import PACKET_LIMIT as PACKET_LIMIT
+from ._framing import Admit as Admit
+from ._framing import by_reference as by_reference
+from ._framing import check_size as check_size
+from ._framing import claimed_identity as claimed_identity
+from ._framing import decode_mule as decode_mule
+from ._framing import decode_spool as decode_spool
+from ._framing import due_now as due_now
+from ._framing import encode_mule as encode_mule
+from ._framing import encode_spool as encode_spool
+from ._framing import is_by_reference as is_by_reference
+from ._framing import is_mule_message as is_mule_message
+from ._framing import is_spool_message as is_spool_message
+from ._framing import mule_message as mule_message
+from ._framing import network_packet as network_packet
+from ._framing import packet_size as packet_size
+from ._framing import spec_tree as spec_tree
+from ._framing import spool_message as spool_message
+from ._handle_ref import HandleRef as HandleRef
+from ._handle_ref import is_spool_file as is_spool_file
+from ._handle_ref import register_handle as register_handle
+from ._records import decode_outcome as decode_outcome
+from ._records import decode_value as decode_value
+from ._records import encode_outcome as encode_outcome
+from ._records import encode_value as encode_value
+from ._records import outcome_tree as outcome_tree
+from ._signing import open_note as open_note
+from ._signing import open_start as open_start
+from ._signing import seal_note as seal_note
+from ._signing import seal_start as seal_start
 
 #: Spool dicts and mule messages of uwsgi_tasks 0.7.3 (unsigned pickles, read only when trusted).
 is_legacy_spool_message = _legacy.is_spool_message
 decode_legacy_spool = _legacy.decode_spool
 is_legacy_mule_message = _legacy.is_mule_message
 decode_legacy_mule = _legacy.decode_mule
-LEGACY_HELP = _legacy.HELP
 
+#: An encoded value as text for people; pickles show as ``<pickled N bytes>``.
+render_value = _render.render
+render_call = _render.render_call
 
-#: Called with a task's function path once its signature verified, before its values are decoded:
-#: finds (and may import, see `_registry`) the task, so that the types its values name are imported.
-Admit = Callable[[str], object]
-
-
-def decode_spool(
-    env: Mapping[Any, bytes],
-    fetch: Callable[[str], bytes | None] | None = None,
-    admit: Admit | None = None,
-) -> TaskSpec:
-    """The spec in a spool dict as the spooler callable receives it (body under the str key 'body').
-
-    *fetch* reads the payload of a task sent by reference from the shared store. Whatever *admit*
-    raises leaves here as it is.
-    """
-    version = env.get(VERSION_KEY)
-    if version != VERSION:
-        raise DecodeError(
-            f"unsupported uwsgi_tasks spool format {version!r} (this version reads {VERSION!r})"
-        )
-    data = _task_bytes(env)
-    keys = _uwsgi_keys(env)
-    if data is None and REF_KEY in env:
-        ref = _reference(env)
-        if fetch is None:
-            raise DecodeError(
-                f"task {ref} was sent by reference, and no shared result store is configured here"
-            )
-        data = fetch(ref)
-        if data is None:
-            raise DecodeError(
-                f"task {ref} was sent by reference, and its payload is gone (expired, or already run)"
-            )
-        spec = _verified(data, env.get(SIGNATURE_KEY), keys, admit)
-        if spec.task_id != ref:
-            raise DecodeError(f"the payload fetched for task {ref} is task {spec.task_id}")
-        return spec
-    if data is None:
-        raise DecodeError("the spool file holds no task (no 'task' key and no body)")
-    return _verified(data, env.get(SIGNATURE_KEY), keys, admit)
-
-
-UwsgiKeys = tuple[bytes | None, bytes | None, bytes | None]
-
-
-def _task_bytes(message: Mapping[Any, bytes]) -> bytes | None:
-    """The task JSON of a spool dict: under ``task``, or the body (the str key ``"body"`` as the
-    spooler callable receives it, ``b"body"`` as a parsed file has it)."""
-    data = message.get(SPEC_KEY)
-    if data is None:
-        data = message.get("body", message.get(b"body"))
-    return None if data is None else bytes(data)
-
-
-def _uwsgi_keys(message: Mapping[Any, bytes]) -> UwsgiKeys:
-    """uWSGI's own keys that the signature covers, as found: ``at``, ``priority``, ``spooler``."""
-    at, priority, spooler = (message.get(key) for key in (b"at", b"priority", b"spooler"))
-    return (
-        None if at is None else bytes(at),
-        None if priority is None else bytes(priority),
-        None if spooler is None else bytes(spooler),
-    )
-
-
-def _verified(data: bytes, signature: bytes | None, keys: UwsgiKeys, admit: Admit | None) -> TaskSpec:
-    check_size(len(data), "the task")
-    _signing.verify_spooled(data, signature, *keys)
-    return _envelope.loads(data, admit)
-
-
-def check_size(size: int, what: str) -> None:
-    """DecodeError for anything over `max_task_size`, before it is parsed."""
-    limit = max_task_size()
-    if size > limit:
-        raise DecodeError(
-            f"{what} is {size} bytes, over the {limit}-byte limit (configure(max_task_size=...))"
-        )
-
-
-def _reference(env: Mapping[Any, bytes]) -> str:
-    ref = bytes(env[REF_KEY]).decode("ascii", "replace")
-    if not (ref.isalnum() and ref.isascii()):
-        raise DecodeError(f"a task sent by reference names no task id: {ref[:40]!r}")
-    return ref
-
-
-def encode_mule(spec: TaskSpec) -> Encoded[bytes]:
-    out = outgoing(spec)
-    return Encoded(mule_message(out), out.pickled)
-
-
-def is_mule_message(message: bytes) -> bool:
-    return message.startswith(MULE_MAGIC)
-
-
-def decode_mule(message: bytes, admit: Admit | None = None) -> TaskSpec:
-    if not is_mule_message(message):
-        raise DecodeError("not a uwsgi_tasks mule message")
-    check_size(len(message), "the mule message")
-    mark = message[_MARK : _MARK + 1]  # sliced once each: a message is copied by every slice
-    if mark == b"S":
-        signature, data = message[_MARK + 1 : _MARK + 33], message[_MARK + 33 :]
-    elif mark == b"-":
-        signature, data = None, message[_MARK + 1 :]
-    else:
-        raise DecodeError("a uwsgi_tasks mule message without its signature mark")
-    _signing.verify_task(data, signature)
-    return _envelope.loads(data, admit)
-
-
-register_type = _values.register_type
-
-
-def encode_value(value: Any, where: str = "the result") -> Encoded[bytes]:
-    """A single value (a task's result) in the same JSON-or-signed-pickle form as arguments."""
-    data, pickled = _envelope.dumps_value(value, where)
-    return Encoded(data, tuple(pickled))
-
-
-def decode_value(data: bytes) -> Any:
-    return _envelope.loads_value(data)
-
-
-def encode_outcome(outcome: Outcome) -> bytes:
-    """An outcome record for the result store (a value that can't be stored records a failure),
-    signed and bound to its task id when a secret is configured."""
-    return _signing.seal_record(outcome.task_id, _envelope.dumps_outcome(outcome))
-
-
-def decode_outcome(stored: bytes, task_id: str) -> Outcome:
-    """The outcome of task *task_id* in a stored record; DecodeError if it isn't one (with a secret: an
-    unsigned record, or one signed for another task). Its value names no module that isn't imported."""
-    data = _signing.open_record(task_id, stored)
-    if data is None:
-        raise DecodeError(f"the record of task {task_id} is not signed with the configured secret")
-    outcome = _envelope.loads_outcome(data)
-    if outcome.task_id != task_id:
-        raise DecodeError(f"the record of task {task_id} is the outcome of task {outcome.task_id}")
-    return outcome
-
-
-seal_note = _signing.seal_note
-open_note = _signing.open_note
-seal_start = _signing.seal_start
-open_start = _signing.open_start
-
-
-def pack_spool_file(message: Mapping[bytes, bytes]) -> bytes:
-    """The bytes uWSGI would write for *message* (its ``b"body"`` after the packet)."""
-    return _spoolfile.pack(message)
-
-
-def parse_spool_file(data: bytes) -> dict[bytes, bytes]:
-    """A spool file's keys, its body under ``b"body"``; `DecodeError` if it isn't one."""
-    return _spoolfile.parse(data)
-
-
-def spec_tree(message: Mapping[Any, bytes]) -> dict[str, Any]:
-    """The spec of a spool dict as plain JSON, values left encoded: nothing imported or unpickled."""
-    version = message.get(VERSION_KEY)
-    if version != VERSION:
-        raise DecodeError(f"unsupported uwsgi_tasks spool format {version!r}")
-    data = _task_bytes(message)
-    if data is None and REF_KEY in message:
-        return {"task_id": _reference(message)}  # the rest waits in the shared store
-    if data is None:
-        raise DecodeError("the spool file holds no task")
-    tree = _envelope.json_tree(data, "the task")
-    if not isinstance(tree, dict):
-        raise DecodeError("the task is not a JSON object")
-    return tree
-
-
-def due_now(message: Mapping[bytes, bytes]) -> dict[bytes, bytes]:
-    """Spool *message* (one of ours, read from a file) with its ``at`` removed, signed again with this
-    process's secret: a requeued task is due now (its signed ``at`` would otherwise stand)."""
-    tree = spec_tree(message)
-    if REF_KEY in message or "at" not in tree:
-        return dict(message)
-    # Never sign what did not verify: a forged file set aside would come back signed.
-    signature = message.get(SIGNATURE_KEY)
-    if signature is not None and not signing_keys():
-        raise DecodeError(
-            "the task is signed: requeueing it scheduled for now needs the secret to sign it again"
-        )
-    data = _task_bytes(message)
-    assert data is not None  # spec_tree read it
-    _signing.verify_spooled(data, signature, *_uwsgi_keys(message))
-    del tree["at"]
-    data = _envelope.json_bytes(tree)
-    kept = {
-        k: bytes(v) for k, v in message.items() if k not in (b"at", SIGNATURE_KEY, SPEC_KEY, b"body", "body")
-    }
-    signature = _signing.sign_spooled(data, None, kept.get(b"priority"), kept.get(b"spooler"))
-    if signature is not None:
-        kept[SIGNATURE_KEY] = signature
-    kept[SPEC_KEY if SPEC_KEY in message else b"body"] = data
-    return kept
-
-
-def render_value(tree: Any) -> str:
-    """An encoded value as text for people; pickles show as ``<pickled N bytes>``."""
-    return _values.render(tree)
-
-
-def outcome_tree(data: bytes) -> dict[str, Any]:
-    """An outcome record as plain JSON, its value left encoded: nothing imported or unpickled, and its
-    signature not checked (for showing to people)."""
-    tree = _envelope.json_tree(_signing.unsealed(data), "the outcome record")
-    if not isinstance(tree, dict):
-        raise DecodeError("the outcome record is not a JSON object")
-    return tree
+#: The bytes uWSGI would write for a spool dict (its ``b"body"`` after the packet), and back.
+pack_spool_file = _packet.pack
+parse_spool_file = _packet.parse

@@ -1,187 +1,75 @@
-"""TaskSpec <-> JSON bytes: cattrs for the spec's own fields, `_values` for the user's values."""
+"""TaskSpec <-> JSON bytes: one encoder for a whole spec and for a send, and the checked decoder.
+
+A spec's own fields go through cattrs (`_converter`), the user's values through `_values`. Encoding
+writes the spec's own fields as one JSON text and splices the values in after them (`_spliced`).
+A task's sends share that text: a `Template` encodes the fixed fields once, so that each send only
+writes its per-send fields and its arguments. A whole spec (a retry, a re-dispatch: `outgoing`)
+goes the same way, every field of it in the text.
+"""
 
 from __future__ import annotations
 
-import json
 import math
-import typing
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any, Final
 
 import attrs
-import cattrs
-from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
-from cattrs.strategies import configure_union_passthrough
 
 from .._exceptions import DecodeError, EncodeError
-from .._outcome import ErrorInfo, Outcome, TaskStatus
 from .._retry import RetryPolicy
-from .._spec import LAST_SECOND, PRIORITIES, TaskSpec
-from ._values import JSON, Encoder, class_path, decode, imported, json_pieces, quote, scalar_text
-
-# User values: encoded by `_values`, never by cattrs.
-_VALUE_FIELDS: Final = ("args", "kwargs", "buffer")
-
-_exception_paths: dict[type, str] = {}
+from .._spec import LAST_SECOND, PRIORITIES, MuleTarget, TaskSpec
+from ._converter import VALUE_FIELDS, converter
+from ._json import json_bytes, json_object, to_json
+from ._values import Encoder, decode, json_pieces, quote, scalar_text
 
 
-def _exception_path(cls: type[BaseException]) -> str:
-    path = _exception_paths.get(cls)
-    if path is None:
-        path = class_path(cls)
-        try:
-            importable = imported(path) is cls
-        except DecodeError:
-            importable = False
-        if not importable:
-            raise EncodeError(f"exception class {path} can't be imported by that path where the task runs")
-        _exception_paths[cls] = path
-    return path
+@attrs.define  # not frozen: made on every send, and a frozen attrs __init__ costs more
+class Outgoing:
+    """A task ready to send: its encoded spec, and what routing and the handle need to know."""
 
+    task_id: str
+    function: str
+    data: bytes
+    pickled: tuple[str, ...]
+    attempt: int = 1
+    at: int | None = None
+    priority: int | None = None
+    spooler: str | None = None
+    mule: MuleTarget | None = None
+    store_result: bool = True
 
-def _exception_class(path: str, _: object) -> type[BaseException]:
-    cls = imported(path)
-    if not (isinstance(cls, type) and issubclass(cls, BaseException)):
-        raise DecodeError(f"{path!r} is not an exception class")
-    return cls
-
-
-def _is_type_of(t: Any) -> bool:
-    return typing.get_origin(t) is type
-
-
-def _make_converter() -> cattrs.Converter:
-    """The converter for the spec envelope.
-
-    - unknown keys are an error (a newer format carries a new version key instead);
-    - ``int | str`` (a mule target) passes through as JSON;
-    - exception classes travel as ``module:qualname`` and must import back to the same class;
-    - the user's values (args, kwargs, buffer) are left to `_values`;
-    - a spec's fields that keep their default are left out;
-    - specs are encoded here, but decoded by `_structure_spec` (checked by hand: it is every task's
-      decode); a retry policy in one is structured here.
-    """
-    # detailed_validation off: its exception groups cost on every decode, and a bad task only needs
-    # one clear reason.
-    conv = cattrs.Converter(forbid_extra_keys=True, detailed_validation=False)
-    configure_union_passthrough(int | str | float | bool | None, conv)
-    conv.register_unstructure_hook_func(_is_type_of, _exception_path)
-    conv.register_structure_hook_func(_is_type_of, _exception_class)
-    omitted = {name: override(omit=True) for name in _VALUE_FIELDS}
-    # Defaults are left out: a smaller message is faster to write, send and read.
-    spec_out = make_dict_unstructure_fn(TaskSpec, conv, _cattrs_omit_if_default=True, **omitted)  # type: ignore[arg-type] # cattrs types overrides as Any-valued kwargs
-    conv.register_unstructure_hook(TaskSpec, spec_out)
-    no_value = override(omit=True)
-    outcome_out = make_dict_unstructure_fn(Outcome, conv, _cattrs_omit_if_default=True, value=no_value)
-    conv.register_unstructure_hook(Outcome, outcome_out)
-    conv.register_structure_hook(Outcome, make_dict_structure_fn(Outcome, conv, value=no_value))
-    return conv
-
-
-_converter = _make_converter()
-
-
-def _make_json_encoder() -> Callable[[JSON], str]:
-    """Compact JSON text of a tree; the C encoder is made once (json.dumps makes one per call).
-
-    No circular-reference check: trees come from `_values`, which fails on a cycle first.
-    """
-    c_make_encoder = getattr(json.encoder, "c_make_encoder", None)
-    if c_make_encoder is None:  # a Python without the _json accelerator
-        return json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
-
-    def fail(value: object) -> None:
-        raise TypeError(f"not JSON: {value!r}")
-
-    encode = c_make_encoder(None, fail, json.encoder.encode_basestring, None, ":", ",", False, False, False)
-    return lambda tree: "".join(encode(tree, 0))
-
-
-_to_json = _make_json_encoder()
-
-
-def json_bytes(tree: JSON) -> bytes:
-    # surrogatepass: a str may hold lone surrogates, which strict UTF-8 can't carry.
-    return _to_json(tree).encode("utf-8", "surrogatepass")
-
-
-def _not_json(constant: str) -> Any:
-    # NaN and Infinity are Python's extension, not JSON; we never write them (a float that is not
-    # finite is a tagged value), and an attempt number of Infinity is poison.
-    raise ValueError(f"{constant} is not JSON")
-
-
-_decoder = json.JSONDecoder(parse_constant=_not_json)
-# The C scanner json.loads ends in, called directly: json.loads's Python layers (type checks, two
-# whitespace regexes) cost as much as scanning a small task. What we write has no whitespace around
-# it; anything else takes the long way, so what is accepted is exactly what the decoder accepts.
-_scan_once = _decoder.scan_once  # type: ignore[attr-defined] # set by __init__; typeshed omits it
-
-
-def json_tree(data: bytes, what: str) -> Any:
-    try:
-        text = data.decode("utf-8", "surrogatepass")
-        try:
-            tree, end = _scan_once(text, 0)
-        except StopIteration:  # no value at 0: leading whitespace, or not JSON at all
-            return _decoder.decode(text)
-        return tree if end == len(text) else _decoder.decode(text)
-    except (UnicodeDecodeError, ValueError, RecursionError) as e:
-        raise DecodeError(f"{what} is not valid JSON: {e}") from e
-
-
-def dumps_value(value: Any, where: str) -> tuple[bytes, list[str]]:
-    """One value (a task's result) as JSON, and where it had to be pickled."""
-    encoder = Encoder()
-    try:
-        tree = encoder.encode(value, where)
-    except RecursionError:
-        raise EncodeError(f"{where} is nested too deeply to be sent") from None
-    return json_bytes(tree), encoder.pickled
-
-
-def loads_value(data: bytes) -> Any:
-    try:
-        return decode(json_tree(data, "the value"))
-    except RecursionError:
-        raise DecodeError("the value is nested too deeply") from None
-
-
-def dumps(spec: TaskSpec) -> tuple[bytes, list[str]]:
-    """The spec as UTF-8 JSON, and where its values had to be pickled."""
-    encoder = Encoder()
-    tree: dict[str, JSON] = _converter.unstructure(spec)
-    try:
-        tree["args"] = [encoder.encode(v, f"args[{i}]") for i, v in enumerate(spec.args)]
-        tree["kwargs"] = {k: encoder.encode(v, k) for k, v in spec.kwargs.items()}
-        tree["buffer"] = encoder.encode(dict(spec.buffer), "buffer")
-    except RecursionError:
-        raise EncodeError("the arguments are nested too deeply to be sent") from None
-    return json_bytes(tree), encoder.pickled
-
-
-_CONTAINERS: Final = frozenset({list, dict})
 
 # What changes from one send of a task to the next; the rest of its spec is encoded once.
-_PER_SEND = ("task_id", "enqueued_at", "working_dir", "at")
+_PER_SEND: Final = ("task_id", "enqueued_at", "working_dir", "at")
+
+
+def _fields_text(spec: TaskSpec, leave_out: Collection[str]) -> str:
+    """The JSON object of *spec*'s own fields but *leave_out*, left open for more members.
+
+    "function" is always there (it has no default): the object is never empty, so what is spliced
+    after it starts with a comma. Text, not bytes: a send's head is made as one string.
+    """
+    tree = converter.unstructure(spec)
+    for name in leave_out:
+        tree.pop(name, None)
+    return to_json(tree)[:-1]
 
 
 class Template:
-    """The JSON of a task's spec without the fields that change per send, encoded once.
+    """A task's fixed fields encoded once, so that each send only encodes what changes.
 
-    Sending then encodes only the per-send fields and the arguments, and splices them in: the same
-    JSON `dumps` would make, at a fraction of the cost. *prototype* is a spec with the task's fixed
-    fields (function, retry policy, priority, ...); its per-send fields are ignored.
+    *prototype* holds the fixed fields of a first attempt (function, retry policy, priority,
+    spooler, mule, ...); its per-send fields (task id, enqueue time, working directory, ``at``) and
+    its values are ignored.
     """
 
-    def __init__(self, prototype: TaskSpec) -> None:
-        tree = _converter.unstructure(prototype)
-        for name in _PER_SEND:
-            tree.pop(name, None)
-        # "function" is always there: never empty. Text: the per-send head is made as one string.
-        self.prefix = _to_json(tree)[:-1] + ","
+    __slots__ = ("_fields", "_prototype")
 
-    def dumps(
+    def __init__(self, prototype: TaskSpec) -> None:
+        self._prototype = prototype
+        self._fields = _fields_text(prototype, _PER_SEND)
+
+    def outgoing(
         self,
         task_id: str,
         enqueued_at: float,
@@ -189,19 +77,58 @@ class Template:
         at: int | None,
         args: tuple[Any, ...],
         kwargs: Mapping[str, Any],
-    ) -> tuple[bytes, list[str]]:
+    ) -> Outgoing:
         # task_id is ours (hex) and enqueued_at a finite float: both are their own JSON.
-        head = f'{self.prefix}"task_id":"{task_id}","enqueued_at":{enqueued_at!r}'
+        head = f'{self._fields},"task_id":"{task_id}","enqueued_at":{enqueued_at!r}'
         if working_dir is not None:
             head = f'{head},"working_dir":{quote(working_dir)}'
         if at is not None:
             head = f'{head},"at":{at:d}'
-        text = _scalar_arguments(args, kwargs)
-        if text is not None:
-            return f"{head}{text}}}".encode("utf-8", "surrogatepass"), []
-        parts = [head.encode("utf-8", "surrogatepass"), b',"args":[']
-        encoder: Encoder | None = None  # only for values that are not plain scalars
-        try:
+        data, pickled = _spliced(head, args, kwargs, None)
+        p = self._prototype
+        return Outgoing(
+            task_id, p.function, data, pickled, 1, at, p.priority, p.spooler, p.mule, p.store_result
+        )
+
+
+def outgoing(spec: TaskSpec) -> Outgoing:
+    """*spec* ready to send, every field of it (a retry's attempt number, a re-dispatch's buffer)."""
+    data, pickled = _spliced(_fields_text(spec, ()), spec.args, spec.kwargs, spec.buffer)
+    return Outgoing(
+        spec.task_id,
+        spec.function,
+        data,
+        pickled,
+        spec.attempt,
+        spec.at,
+        spec.priority,
+        spec.spooler,
+        spec.mule,
+        spec.store_result,
+    )
+
+
+def _spliced(
+    head: str, args: tuple[Any, ...], kwargs: Mapping[str, Any], buffer: Mapping[Any, Any] | None
+) -> tuple[bytes, tuple[str, ...]]:
+    """The JSON object *head* starts (its fields, left open) with the values spliced in, and where
+    they had to be pickled.
+
+    A send (*buffer* None) has ``args``, then ``kwargs`` unless there are none; a whole spec has its
+    ``kwargs`` even when empty, then its ``buffer``. Both layouts are the wire format as released,
+    pinned byte for byte by tests/unit/test_envelope.py.
+    """
+    text = _scalar_arguments(args, kwargs)
+    if text is not None and buffer is None:  # a send of plain scalars, the commonest: one text
+        return f"{head}{text}}}".encode("utf-8", "surrogatepass"), ()
+    encoder: Encoder | None = None  # only for values that are not plain scalars
+    try:
+        if text is not None:  # a whole spec's plain scalars
+            parts = [f"{head}{text}".encode("utf-8", "surrogatepass")]
+            if not kwargs:
+                parts.append(b',"kwargs":{}')
+        else:
+            parts = [head.encode("utf-8", "surrogatepass"), b',"args":[']
             for i, value in enumerate(args):
                 pieces = json_pieces(value)
                 if pieces is None:
@@ -211,7 +138,7 @@ class Template:
                     parts.append(b",")
                 parts += pieces
             parts.append(b"]")
-            if kwargs:
+            if kwargs or buffer is not None:
                 parts.append(b',"kwargs":{')
                 for i, (key, value) in enumerate(kwargs.items()):
                     pieces = json_pieces(value)
@@ -221,15 +148,21 @@ class Template:
                     parts += (b"," if i else b"", quote(key).encode("utf-8", "surrogatepass"), b":")
                     parts += pieces
                 parts.append(b"}")
-        except RecursionError:
-            raise EncodeError("the arguments are nested too deeply to be sent") from None
-        parts.append(b"}")
-        return b"".join(parts), [] if encoder is None else encoder.pickled
+        if buffer:
+            encoder = encoder or Encoder()
+            parts += (b',"buffer":', json_bytes(encoder.encode(dict(buffer), "buffer")))
+        elif buffer is not None:
+            parts.append(b',"buffer":{}')
+    except RecursionError:
+        raise EncodeError("the arguments are nested too deeply to be sent") from None
+    parts.append(b"}")
+    return b"".join(parts), () if encoder is None else tuple(encoder.pickled)
 
 
 def _scalar_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str | None:
     """The ``"args"`` and ``"kwargs"`` members as one text when every value is a plain scalar or small
-    bytes (the common case: no `Encoder`, no bytes pieces to join); None otherwise."""
+    bytes (the common case: no `Encoder`, no bytes pieces to join); None otherwise. No ``"kwargs"``
+    when there are none."""
     texts = []
     for value in args:
         text = quote(value) if type(value) is str else scalar_text(value)  # str: the commonest, inline
@@ -248,6 +181,7 @@ def _scalar_arguments(args: tuple[Any, ...], kwargs: Mapping[str, Any]) -> str |
     return joined + ',"kwargs":{' + ",".join(items) + "}"
 
 
+_CONTAINERS: Final = frozenset({list, dict})
 _NONE: Final = type(None)
 
 # The spec's own scalar fields and the exact JSON types each may hold (bool is not an int here).
@@ -267,7 +201,7 @@ _SCALARS: Final[dict[str, tuple[type, ...]]] = {
     "store_result": (bool,),
 }
 _SPEC_KEYS: Final = frozenset(field.name for field in attrs.fields(TaskSpec))
-assert {*_SCALARS, *_VALUE_FIELDS, "retry"} == _SPEC_KEYS, "a TaskSpec field the decoder doesn't know"
+assert {*_SCALARS, *VALUE_FIELDS, "retry"} == _SPEC_KEYS, "a TaskSpec field the decoder doesn't know"
 
 # A decoded spec is made by filling its instance dict, as TaskSpec's own __init__ does but without the
 # keyword call (half the cost of a decode's structuring). That is only the same thing while TaskSpec
@@ -320,7 +254,7 @@ def _structure_spec(tree: dict[str, Any]) -> TaskSpec:
         tree["enqueued_at"] = float(enqueued_at)
     retry = tree.get("retry")
     if retry is not None:
-        tree["retry"] = _converter.structure(retry, RetryPolicy)
+        tree["retry"] = converter.structure(retry, RetryPolicy)
     if not tree.keys() >= _REQUIRED:
         raise DecodeError(f"not a valid task: missing fields {sorted(_REQUIRED - tree.keys())}")
     spec: TaskSpec = object.__new__(TaskSpec)
@@ -337,9 +271,7 @@ def loads(data: bytes, admit: Callable[[str], object] | None = None) -> TaskSpec
     *admit* is called with the function path once the spec's own fields are checked, before any
     value is decoded (see `_codec.Admit`); what it raises leaves here as it is.
     """
-    tree = json_tree(data, "the task")
-    if type(tree) is not dict:
-        raise DecodeError("the task is not a JSON object")
+    tree = json_object(data, "the task")
     args, kwargs = tree.get("args"), tree.get("kwargs", {})
     if not (type(args) is list and type(kwargs) is dict):
         raise DecodeError("not a valid task: args must be a JSON array and kwargs an object")
@@ -360,44 +292,3 @@ def loads(data: bytes, admit: Callable[[str], object] | None = None) -> TaskSpec
         raise
     except Exception as e:  # whatever a broken retry policy makes cattrs raise: never "try again"
         raise DecodeError(f"not a valid task: {e!r}") from e
-
-
-def dumps_outcome(outcome: Outcome) -> bytes:
-    """An outcome record; a value that can't be encoded turns the record into a failure."""
-    tree: dict[str, JSON] = _converter.unstructure(outcome)
-    if outcome.has_value:
-        try:
-            tree["value"] = Encoder().encode(outcome.value, "the result")
-        except (EncodeError, RecursionError) as e:
-            error = EncodeError(f"the task returned a value that can't be stored: {e}")
-            failed = attrs.evolve(
-                outcome,
-                status=TaskStatus.FAILED,
-                value=None,
-                has_value=False,
-                error=ErrorInfo.from_exception(error),
-            )
-            return dumps_outcome(failed)
-    return json_bytes(tree)
-
-
-def loads_outcome(data: bytes) -> Outcome:
-    """The outcome in a record's JSON (unsealed by `_codec.decode_outcome`)."""
-    tree = json_tree(data, "the outcome record")
-    if not isinstance(tree, dict):
-        raise DecodeError("the outcome record is not a JSON object")
-    value = tree.pop("value", None)
-    try:
-        outcome = _converter.structure(tree, Outcome)
-        return attrs.evolve(outcome, value=decode(value)) if outcome.has_value else outcome
-    except DecodeError:
-        raise
-    except (
-        cattrs.BaseValidationError,
-        cattrs.ForbiddenExtraKeysError,
-        KeyError,
-        ValueError,
-        TypeError,
-        RecursionError,
-    ) as e:
-        raise DecodeError(f"not a valid outcome record: {e!r}") from e

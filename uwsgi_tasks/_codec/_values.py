@@ -316,36 +316,6 @@ _DECODERS: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def render(tree: Any) -> str:
-    """A tree as Python-like text, for people: nothing is imported or unpickled."""
-    kind = type(tree)
-    if kind is list:
-        return "[" + ", ".join(render(item) for item in tree) + "]"
-    if kind is dict:
-        if len(tree) == 1:
-            ((tag, payload),) = tree.items()
-            if tag == "$pickle":
-                size = len(payload) * 3 // 4 if isinstance(payload, str) else 0
-                return f"<pickled {size} bytes>"
-            if tag in ("$tuple", "$set", "$frozenset") and isinstance(payload, list):
-                inner = ", ".join(render(item) for item in payload)
-                return {"$tuple": f"({inner}{',' if len(payload) == 1 else ''})", "$set": f"{{{inner}}}"}.get(
-                    tag, f"frozenset({{{inner}}})"
-                )
-            if tag in ("$enum", "$obj") and isinstance(payload, list) and len(payload) == 2:
-                return f"{payload[0]}({render(payload[1])})"
-            if tag.startswith("$") and tag != "$d":
-                return f"{tag[1:]}({json.dumps(payload, ensure_ascii=False)})"
-            if tag == "$d" and isinstance(payload, dict):
-                tree = payload
-        return (
-            "{"
-            + ", ".join(f"{json.dumps(k, ensure_ascii=False)}: {render(v)}" for k, v in tree.items())
-            + "}"
-        )
-    return json.dumps(tree, ensure_ascii=False)
-
-
 def decode(tree: Any) -> Any:
     """The value a tree made by `Encoder.encode` stands for. Raises `DecodeError` on a bad tree."""
     kind = type(tree)

@@ -10,9 +10,12 @@ from typing import Any, TypeVar
 import attrs
 from typing_extensions import ParamSpec
 
-from .. import _codec, _dispatch, _results
+from .. import _codec
 from .._exceptions import SpoolError
 from .._options import TaskExecutor
+from .._outcomes._where import shared
+from .._run._in_place import through_codec
+from .._send._route import new_spec
 from .._targets import Remote
 from .._task import Task
 
@@ -41,10 +44,10 @@ def check_call(task: Task[P, R], /, *args: P.args, **kwargs: P.kwargs) -> tuple[
     Raises `EncodeError` if they can't travel, AssertionError naming the first argument that changed.
     """
     executor = TaskExecutor.MULE if task.config.executor is TaskExecutor.MULE else TaskExecutor.SPOOLER
-    spec = _dispatch.new_spec(task, args, kwargs, None)
-    received, pickled = _dispatch._round_trip(spec, executor)
+    spec = new_spec(task.path, task.config, args, kwargs)
+    received, pickled = through_codec(spec, executor)
     target = task.config.spooler
-    if isinstance(target, Remote) and _results.shared() is None:
+    if isinstance(target, Remote) and shared() is None:
         size = _codec.packet_size(_codec.spool_message(_codec.outgoing(spec), with_at=False))
         if size > target.buffer_size:
             raise SpoolError(

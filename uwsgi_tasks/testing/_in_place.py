@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import TracebackType
 from typing import Any
 
-from .. import _dispatch
 from .._handle import TaskHandle
+from .._send import _route
 
 
 class InPlace:
@@ -24,16 +24,16 @@ class InPlace:
     def __init__(self, *, raise_failures: bool = True) -> None:
         self.raise_failures = raise_failures
         self.handles: list[TaskHandle[Any]] = []
-        self._previous: _dispatch.InPlaceMode | None = None
+        self._previous: _route.InPlaceMode | None = None
 
     def sent(self, handle: TaskHandle[Any]) -> None:
         self.handles.append(handle)
 
     def __enter__(self) -> InPlace:
-        self._previous, _dispatch.forced = _dispatch.forced, self
+        self._previous, _route.forced = _route.forced, self
         return self
 
     def __exit__(
         self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
     ) -> None:
-        _dispatch.forced = self._previous
+        _route.forced = self._previous

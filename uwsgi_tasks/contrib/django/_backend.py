@@ -25,12 +25,18 @@ from django.conf import settings
 from django.utils.module_loading import import_string
 from typing_extensions import ParamSpec
 
-from ... import _codec, _config, _dispatch, _registry, _results, _spooler, _starts, _status, _uwsgi
+from ... import _codec, _config, _registry, _uwsgi
 from ..._context import get_current_task
 from ..._exceptions import DecodeError, TaskNotFound
 from ..._handle import TaskHandle
 from ..._options import TaskExecutor
-from ..._outcome import ErrorInfo, Outcome, TaskStatus
+from ..._outcomes._model import ErrorInfo, Outcome, TaskStatus
+from ..._outcomes._observe import in_sight, observe
+from ..._outcomes._store import ResultStore
+from ..._outcomes._where import file_store, shared, store_for
+from ..._run._starts import started_at
+from ..._send._route import in_place
+from ..._send._spool import directory_for
 from ..._task import Task as UwsgiTask
 from ..._task import task
 from ._framework import (
@@ -121,7 +127,7 @@ class SpoolerBackend(BaseTaskBackend):
         sender = _sender(spooler, priority)
         if task.run_after is not None:
             sender = sender.options(at=call["run_after"])
-        if _dispatch.in_place(TaskExecutor.SPOOLER):
+        if in_place(TaskExecutor.SPOOLER):
             # The task runs inside spool(): run() announces it first, so the signals come in order.
             call["in_place"] = True
             handle = sender.spool(call)
@@ -130,7 +136,7 @@ class SpoolerBackend(BaseTaskBackend):
         call["spool_dir"] = _spool_dir(spooler, priority)
         handle = sender.spool(call)
         note = {**call, "spool_file": handle.spool_file}
-        _store_of(handle).put_note(handle.id, _NOTE, _codec.encode_value(note).message)
+        store_for(call["spool_dir"]).put_note(handle.id, _NOTE, _codec.encode_value(note).message)
         result = _task_result(self.alias, handle.id, call, TaskStatus.QUEUED, 0, None, "")
         task_enqueued.send(type(self), task_result=result)
         return cast("TaskResult[P, R]", result)
@@ -149,14 +155,14 @@ class SpoolerBackend(BaseTaskBackend):
                 note = _codec.decode_value(data)
             except DecodeError:
                 continue
-            seen = _status.observe(result_id, store, note["spool_file"], 1)
+            seen = observe(result_id, store, note["spool_file"], 1)
             status = seen.status
-            if status is TaskStatus.UNKNOWN and not _status.in_sight(note["spool_file"]):
+            if status is TaskStatus.UNKNOWN and not in_sight(note["spool_file"]):
                 status = TaskStatus.QUEUED  # enqueued (the note says so) on a host whose files aren't here
             worker = _worker(note["spool_dir"])
             started: float | None = None
             if status is TaskStatus.RUNNING and note["spool_dir"] is not None:
-                started = _starts.started_at(note["spool_dir"], result_id)  # the spooler's start marker
+                started = started_at(note["spool_dir"], result_id)  # the spooler's start marker
                 running = seen.record is not None and seen.record.status is TaskStatus.RUNNING
                 if started is None and not running:
                     # uWSGI holds the file, and the task is not started yet: Django's RUNNING comes
@@ -170,13 +176,13 @@ class SpoolerBackend(BaseTaskBackend):
                 raise TaskResultDoesNotExist(f"{result_id}: {e}") from None
         raise TaskResultDoesNotExist(result_id)
 
-    def _stores(self) -> list[_results.ResultStore]:
+    def _stores(self) -> list[ResultStore]:
         """Where notes may be: the shared store, or the files of each spooler directory."""
-        shared = _results.shared()
-        if shared is not None:
-            return [shared]
+        everywhere = shared()
+        if everywhere is not None:
+            return [everywhere]
         dirs = dict.fromkeys([*map(os.path.realpath, self.spoolers.values()), *_uwsgi.spooler_dirs()])
-        return [_results.file_store(d) for d in dirs]
+        return [file_store(d) for d in dirs]
 
     def _keep_local(self, handle: TaskHandle[Any], call: dict[str, Any]) -> None:
         self._local[handle.id] = (call, handle)
@@ -185,7 +191,7 @@ class SpoolerBackend(BaseTaskBackend):
 
     def _local_result(self, result_id: str) -> TaskResult[..., Any]:
         call, handle = self._local[result_id]
-        outcome = handle._final()
+        outcome = handle.outcome
         assert outcome is not None  # a task run in place is done when its handle exists
         return _task_result(
             self.alias, result_id, call, outcome.status, outcome.attempts, outcome, _worker(None)
@@ -312,13 +318,7 @@ def _now() -> float:
 @functools.cache
 def _spool_dir(spooler: str | None, priority: int | None) -> str:
     """The spooler directory `run` goes to (checked against this instance's configuration once)."""
-    return _spooler.directory_for(run.path, spooler, priority)
-
-
-def _store_of(handle: TaskHandle[Any]) -> _results.ResultStore:
-    store = handle._store
-    assert store is not None  # a spooled task's outcomes are in its directory's store
-    return store
+    return directory_for(run.path, spooler, priority)
 
 
 def _worker(spool_dir: str | None) -> str:

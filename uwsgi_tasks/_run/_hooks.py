@@ -1,4 +1,6 @@
-"""set_uwsgi_callbacks(): the spooler callable and the mule hook uWSGI calls."""
+"""Where uWSGI enters: `set_uwsgi_callbacks` installs the spooler callable, the mule hook and the
+post-fork hook, which hand our spool files to `_spooler`, our messages to `_mule`, and start each
+spooler's watchdog (`_wake`); everything else goes to whatever was installed before."""
 
 from __future__ import annotations
 
@@ -6,7 +8,8 @@ import logging
 import os
 from collections.abc import Callable
 
-from . import _codec, _config, _kick, _mule, _registry, _spooler, _uwsgi
+from .. import _codec, _config, _registry, _spooldir, _uwsgi, _wake
+from . import _mule, _spooler
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -20,11 +23,11 @@ def spooler(env: _uwsgi.SpoolerEnv) -> int:
     if _codec.is_spool_message(env) or _codec.is_legacy_spool_message(env):
         return _spooler.run_spooled(env)
     if _previous_spooler is not None:
-        _kick.task_started()  # the watchdog counts it as run, like ours
+        _wake.task_started()  # the watchdog counts it as run, like ours
         try:
             return _previous_spooler(env)
         finally:
-            _kick.task_finished()
+            _wake.task_finished()
     _spooler.set_aside(_spooler.locate(env), "not a uwsgi_tasks task")
     return _uwsgi.SPOOL_RETRY  # moved away: SPOOL_OK would make uWSGI fail to unlink it and exit
 
@@ -41,10 +44,10 @@ def mule_hook(message: bytes) -> object:
 
 
 def post_fork_hook() -> None:
-    """The `uwsgi.post_fork_hook`: a new spooler starts its watchdog thread (see `_kick`)."""
+    """The `uwsgi.post_fork_hook`: a new spooler starts its watchdog thread (see `_wake`)."""
     if _previous_post_fork_hook is not None:
         _previous_post_fork_hook()
-    _kick.start_watchdog()
+    _wake.start_watchdog()
 
 
 def set_uwsgi_callbacks() -> None:
@@ -64,7 +67,7 @@ def set_uwsgi_callbacks() -> None:
     _registry.pin_import_path()
     _config.import_store_client()
     _config.signing_keys()
-    _kick.create_board()
+    _wake.create_board()
     current = _uwsgi.installed_spooler()
     if current is not spooler:
         _previous_spooler = current
@@ -77,7 +80,7 @@ def set_uwsgi_callbacks() -> None:
     if after_fork is not post_fork_hook:
         _previous_post_fork_hook = after_fork
         _uwsgi.install_post_fork_hook(post_fork_hook)
-    _kick.start_watchdog()  # imported in a spooler after its fork (lazy-apps with spooler-import)
+    _wake.start_watchdog()  # imported in a spooler after its fork (lazy-apps with spooler-import)
     if _uwsgi.i_am_the_master():
         _warn_if_writable_by_others()
 
@@ -86,8 +89,7 @@ def _warn_if_writable_by_others() -> None:
     """Whoever can write a spool file chooses which task runs, with which arguments."""
     for directory in _uwsgi.spooler_dirs():
         try:
-            names = os.listdir(directory)
-            paths = [directory] + [os.path.join(directory, n) for n in names if n.isdigit()]
+            paths = _spooldir.queue_dirs(directory)
             loose = [p for p in paths if os.stat(p).st_mode & 0o022]
         except OSError:
             continue

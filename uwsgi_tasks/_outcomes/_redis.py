@@ -11,11 +11,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from . import _codec
-from ._config import result_ttl
-from ._exceptions import ConfigurationError
-from ._outcome import Outcome
-from ._results import checked_id, readable
+from .. import _codec
+from .._config import result_ttl
+from .._exceptions import ConfigurationError
+from ._model import Outcome, checked_id
+from ._store import readable
 
 
 class RedisResultStore:

@@ -11,9 +11,9 @@ import time
 
 import attrs
 
-from . import _locks
-from ._outcome import Outcome, TaskStatus
-from ._results import ResultStore
+from .. import _locks
+from ._model import Outcome, TaskStatus
+from ._store import ResultStore
 
 
 @attrs.frozen

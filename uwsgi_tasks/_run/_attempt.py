@@ -1,24 +1,26 @@
-"""Running one attempt of a task, the same way in the spooler, a mule and in place."""
+"""The attempt pipeline: one attempt of a task, the same way in the spooler, a mule and in place.
+
+It finds the task, enters its context and working directory, calls the function, asks the retry
+policy what comes next (`_retry.decide`), and says what the attempt came to (`Ran`). Recording that
+is the caller's, through `_outcomes._writer`; sending the next attempt, through `_send._again`.
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 
-from . import _context, _registry
-from ._context import CurrentTask
-from ._exceptions import Ignore, Retry, RetryTaskException, TaskNotFound
-from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._retry import RetryPolicy, seconds
-from ._spec import TaskSpec, unix_time
-from ._uwsgi import SPOOL_OK, SPOOL_RETRY
-
-if TYPE_CHECKING:
-    from ._task import Task
+from .. import _context, _registry, _retry
+from .._context import CurrentTask
+from .._exceptions import Ignore, Retry, TaskNotFound
+from .._outcomes._model import ErrorInfo, Outcome, TaskStatus
+from .._registry import Registered
+from .._spec import LAST_SECOND, TaskSpec, unix_time
+from .._uwsgi import SPOOL_OK, SPOOL_RETRY
 
 logger = logging.getLogger("uwsgi_tasks")
 
@@ -61,57 +63,46 @@ def _leave(before: str, task_id: str) -> None:
         logger.warning("task %s: can't go back to %r after it (%s)", task_id, before, e)
 
 
-def _remaining_budget(spec: TaskSpec, current: CurrentTask, request: Retry | None) -> int:
-    """How many runs the task has in all, given its policy and an explicit retry request."""
-    if isinstance(request, RetryTaskException) and request.count is not None:
-        return spec.attempt - 1 + request.count
-    if request is not None and request.max_attempts is not None:
-        return request.max_attempts
-    return current.retry.max_attempts if current.retry else 1
-
-
 def _retry_or_fail(
-    spec: TaskSpec,
-    current: CurrentTask,
-    error: ErrorInfo,
-    request: Retry | None,
-    started: float,
+    spec: TaskSpec, current: CurrentTask, raised: BaseException, error: ErrorInfo, started: float
 ) -> Ran:
-    max_attempts = _remaining_budget(spec, current, request)
+    """What an attempt that raised *raised* (or asked for a retry) comes to, as `_retry.decide` says."""
     finished = time.time()
-    if spec.attempt >= max_attempts:
-        logger.warning(
-            "task %s (%s) failed on attempt %d of %d: %s",
-            spec.task_id,
-            spec.function,
-            spec.attempt,
-            max_attempts,
-            error.message or error.type_path,
-        )
+    again = _retry.decide(current.retry, spec.attempt, raised)
+    if again is None:
+        if _retry.retries(current.retry, raised):  # it would have run again: its attempts are spent
+            allowed = _retry.attempts_allowed(current.retry, spec.attempt, raised)
+            logger.warning(
+                "task %s (%s) failed on attempt %d of %d: %s",
+                spec.task_id,
+                spec.function,
+                spec.attempt,
+                allowed,
+                error.message or error.type_path,
+            )
+        else:
+            logger.error(
+                "task %s (%s) failed on attempt %d:\n%s",
+                spec.task_id,
+                spec.function,
+                spec.attempt,
+                error.traceback,
+            )
         outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, finished, error=error)
         return Ran(outcome)
-    if request is not None and request.delay is not None:
-        wait = seconds(request.delay)
-    elif current.retry is not None:
-        wait = current.retry.delay_for(spec.attempt)
-    else:
-        wait = 0.0
-    retry = current.retry or RetryPolicy.from_legacy(None, None)
-    if retry.max_attempts != max_attempts:
-        retry = attrs.evolve(retry, max_attempts=max_attempts)
     next_attempt = attrs.evolve(
         spec,
         attempt=spec.attempt + 1,
-        at=unix_time(finished + wait) if wait > 0 else None,
+        at=unix_time(min(finished + again.delay, LAST_SECOND)) if again.delay > 0 else None,
         buffer=current.buffer,
-        retry=retry,
+        retry=again.policy,
     )
     logger.info(
         "task %s (%s) attempt %d failed, retrying in %.1fs: %s",
         spec.task_id,
         spec.function,
         spec.attempt,
-        wait,
+        again.delay,
         error.message or error.type_path,
     )
     outcome = Outcome(spec.task_id, TaskStatus.RETRYING, spec.attempt, started, finished, error=error)
@@ -144,7 +135,7 @@ def execute(spec: TaskSpec, *, come_back: bool = True) -> Ran:
         _context.leave(token)
 
 
-def _call(spec: TaskSpec, task: Task[Any, Any], current: CurrentTask, started: float) -> Ran:
+def _call(spec: TaskSpec, task: Registered, current: CurrentTask, started: float) -> Ran:
     """Call the function, and turn what it did into a `Ran`."""
     try:
         value: Any = task.fn(*spec.args, **spec.kwargs)
@@ -160,25 +151,14 @@ def _call(spec: TaskSpec, task: Task[Any, Any], current: CurrentTask, started: f
         )
         return Ran(outcome)
     except Retry as e:
-        return _retry_or_fail(spec, current, ErrorInfo.from_exception(e), e, started)
+        return _retry_or_fail(spec, current, e, ErrorInfo.from_exception(e), started)
     except BaseException as e:  # KeyboardInterrupt, SystemExit, GeneratorExit too: never the process's end
-        error = ErrorInfo.from_exception(e)
-        if current.retry is not None and current.retry.should_retry(e):
-            return attrs.evolve(_retry_or_fail(spec, current, error, None, started), error=e)
-        logger.error(
-            "task %s (%s) failed on attempt %d:\n%s",
-            spec.task_id,
-            spec.function,
-            spec.attempt,
-            error.traceback,
-        )
-        outcome = Outcome(spec.task_id, TaskStatus.FAILED, spec.attempt, started, time.time(), error=error)
-        return Ran(outcome, error=e)
+        return attrs.evolve(_retry_or_fail(spec, current, e, ErrorInfo.from_exception(e), started), error=e)
     if spec.spooler_return:
         return _handed_to_uwsgi(spec, value, started)
     if type(value) is int and value == SPOOL_RETRY and current.retry is not None:
         request = ErrorInfo("uwsgi_tasks.SPOOL_RETRY", "the task returned SPOOL_RETRY")
-        return _retry_or_fail(spec, current, request, Retry(), started)
+        return _retry_or_fail(spec, current, Retry(), request, started)
     outcome = Outcome(
         spec.task_id,
         TaskStatus.SUCCEEDED,

@@ -1,85 +1,30 @@
-"""The spooler executor: sending a task to a spool directory, and running it in the spooler."""
+"""Running a spool file in the spooler: decode and verify it, refuse what must not run (misplaced,
+already ran, its process kept dying), note its start, run the attempt, and tell uWSGI what to do with
+the file once the outcome is recorded (delete it, keep it to try again, or set it aside)."""
 
 from __future__ import annotations
 
 import logging
 import os
 import time
-from typing import Any
 
 import attrs
 
-from . import _codec, _config, _kick, _locks, _mule, _registry, _spooldir, _starts, _uwsgi
-from ._exceptions import (
-    ConfigurationError,
-    DecodeError,
-    ExecutorUnavailable,
-    ProcessDied,
-    SpoolError,
-    TaskNotFound,
-)
-from ._execute import Ran, execute
-from ._handle import TaskHandle
-from ._options import TaskExecutor
-from ._outcome import ErrorInfo, Outcome, TaskStatus
-from ._results import SharedStore, shared, store_for
-from ._spec import TaskSpec
+from .. import _codec, _config, _locks, _registry, _retry, _spooldir, _uwsgi, _wake
+from .._exceptions import DecodeError, ProcessDied, TaskNotFound
+from .._outcomes import _writer
+from .._outcomes._model import ErrorInfo, Outcome, TaskStatus
+from .._outcomes._store import SharedStore
+from .._outcomes._where import shared, store_for
+from .._send._again import send_spec
+from .._spec import TaskSpec
+from .._spooldir import spool_root
+from . import _starts
+from ._attempt import Ran, execute
 
 logger = logging.getLogger("uwsgi_tasks")
 
 SpoolerEnv = _uwsgi.SpoolerEnv
-
-
-def directory_for(function: str, spooler: str | None, priority: int | None) -> str:
-    """The spooler directory a task goes to, checked against this instance's configuration."""
-    dirs = _uwsgi.spooler_dirs()
-    if not dirs:
-        raise ExecutorUnavailable(f"{function}: this uWSGI instance has no spooler (--spooler)")
-    if priority is not None and not _uwsgi.flag("spooler-ordered"):
-        raise ConfigurationError(
-            f"{function}: priority= needs --spooler-ordered; without it uWSGI never runs "
-            "prioritised tasks (it does not scan the priority directories)"
-        )
-    if spooler is None:
-        return dirs[0]
-    wanted = os.path.realpath(spooler)
-    if wanted not in dirs:
-        raise ConfigurationError(
-            f"{function}: spooler={spooler!r} is not a spooler of this instance; "
-            f"its spoolers are {', '.join(dirs)}"
-        )
-    return wanted
-
-
-def send(spec: TaskSpec) -> TaskHandle[Any]:
-    """Write *spec* as a spool file (a retry, a re-dispatch); see `spool`."""
-    directory = directory_for(spec.function, spec.spooler, spec.priority)
-    if spec.spooler is not None:
-        spec = attrs.evolve(spec, spooler=directory)
-    return spool(_codec.outgoing(spec), directory)
-
-
-def spool(out: _codec.Outgoing, directory: str) -> TaskHandle[Any]:
-    """Write *out* as a spool file of *directory* and wake a busy spooler; the handle knows the file."""
-    try:
-        path = _uwsgi.spool(_codec.spool_message(out))
-    except ValueError as e:
-        raise SpoolError(f"uWSGI refused to spool task {out.task_id} ({out.function}): {e}") from e
-    _kick.after_spool(directory)
-    if out.pickled:
-        logger.debug("task %s (%s): pickled %s", out.task_id, out.function, ", ".join(out.pickled))
-    return TaskHandle._sent(out, TaskExecutor.SPOOLER, store_for(directory), path)
-
-
-def spool_root(path: str) -> str:
-    """The spooler directory a spool file belongs to: the configured one it is in (files with a
-    priority sit one level down; uWSGI also scans deeper directories, which `_misplaced` refuses)."""
-    parent = os.path.dirname(path)
-    dirs = _uwsgi.spooler_dirs()
-    if parent in dirs:
-        return parent
-    inside = [d for d in dirs if path.startswith(f"{d}/")]
-    return max(inside, key=len) if inside else parent
 
 
 def locate(env: SpoolerEnv) -> str:
@@ -88,7 +33,7 @@ def locate(env: SpoolerEnv) -> str:
     uWSGI passes the base name, relative to the directory it chdir'ed into, unless
     ``--spooler-chdir`` moved it; then the spool directories are searched.
     """
-    name = os.fsdecode(env.get("spooler_task_name", b""))
+    name = _uwsgi.spooled_name(env)
     if not _uwsgi.option("spooler-chdir") and name[:1] != "/":
         # The spooler runs tasks from the file's own directory. Without spooler-ordered that is
         # always its one spool directory (uWSGI never enters the priority directories then, and
@@ -101,8 +46,7 @@ def locate(env: SpoolerEnv) -> str:
     if os.path.exists(name):
         return os.path.abspath(name)
     for directory in _uwsgi.spooler_dirs():
-        candidates = [directory] + [os.path.join(directory, d) for d in os.listdir(directory) if d.isdigit()]
-        for candidate in candidates:
+        for candidate in _spooldir.queue_dirs(directory):
             path = os.path.join(candidate, name)
             if os.path.exists(path):
                 return path
@@ -125,23 +69,18 @@ def set_aside(path: str, reason: str, task_id: str | None = None) -> str | None:
     return _spooldir.set_aside(path, spool_root(path), reason, task_id)
 
 
-def _record(path: str, outcome: Outcome) -> bool:
-    """Record *outcome*; False (and the error logged) when it can't be: the caller keeps the task's
-    file, so that it runs again and its outcome is not lost."""
-    try:
-        store_for(spool_root(path)).put(outcome)
-    except Exception:
-        logger.exception("task %s: can't record its outcome; its spool file is kept", outcome.task_id)
-        return False
-    return True
+def _record(path: str, outcome: Outcome, *, store_result: bool = True) -> bool:
+    """Record *outcome* where *path*'s outcomes go; False when it can't be, and the caller keeps the
+    file, so that the task runs again and its outcome is not lost."""
+    return _writer.record(store_for(spool_root(path)), outcome, store_result=store_result)
 
 
-def _retry(path: str, spec: TaskSpec, ran: Ran) -> int:
+def _spool_retry(path: str, spec: TaskSpec, ran: Ran) -> int:
     """Write the next attempt, then let uWSGI delete this file: a crash between the two steps
     leaves both files (a copy that already ran is then set aside, see `_already_ran`), never neither."""
     assert ran.next_attempt is not None
     try:
-        handle = send(ran.next_attempt)
+        handle = send_spec(ran.next_attempt)
     except Exception as e:  # a full disk, a spooler gone: this attempt's file stays, to run again
         logger.error("task %s: can't write its retry, kept to run again: %r", spec.task_id, e)
         return _uwsgi.SPOOL_RETRY
@@ -173,14 +112,10 @@ def _record_undecodable(path: str, env: SpoolerEnv, error: Exception, *, verifie
     if not verified and _config.signing_keys():
         return None
     try:
-        tree = _codec.spec_tree(env)
-        task_id, attempt = tree.get("task_id"), tree.get("attempt", 1)
-        if not (
-            isinstance(task_id, str) and 0 < len(task_id) <= 64 and task_id.isalnum() and task_id.isascii()
-        ):
+        claimed = _codec.claimed_identity(env)
+        if claimed is None:
             return None
-        if type(attempt) is not int or not 1 <= attempt <= 1_000_000:
-            attempt = 1
+        task_id, attempt = claimed
         before = store_for(spool_root(path)).get(task_id)
         if before is not None and before.status.done:
             return task_id  # e.g. a duplicate of a task that already ran: its outcome stands
@@ -194,21 +129,11 @@ def _record_undecodable(path: str, env: SpoolerEnv, error: Exception, *, verifie
     return task_id
 
 
-def _hand_to_mule(path: str, spec: TaskSpec) -> int:
-    """A mule task's delayed retry, kept here until due: now it goes back to a mule."""
-    try:
-        _mule.send(attrs.evolve(spec, at=None))
-    except Exception as e:  # a full mule queue passes: kept, and offered again at the next scan
-        logger.error("task %s: can't hand its retry back to mule %r, kept: %r", spec.task_id, spec.mule, e)
-        return _uwsgi.SPOOL_RETRY
-    return _uwsgi.SPOOL_OK
-
-
 def run_spooled(env: SpoolerEnv) -> int:
     """Run one of our spool files; the return code tells uWSGI whether to delete it."""
     # uWSGI counts this spooler as busy until we return (it doesn't wake a busy spooler): say so on
     # the board from the first to the last moment, so producers kick it instead.
-    _kick.task_started()
+    _wake.task_started()
     path, code = None, _uwsgi.SPOOL_RETRY
     try:
         path = locate(env)
@@ -217,7 +142,7 @@ def run_spooled(env: SpoolerEnv) -> int:
         logger.exception("spool file %s: unexpected error, kept to try again", path)
         code = _uwsgi.SPOOL_RETRY
     finally:
-        _kick.task_finished()
+        _wake.task_finished()
     return code
 
 
@@ -251,8 +176,10 @@ def _run(path: str, env: SpoolerEnv) -> int:
     # Not due yet: sent from another host without uWSGI's "at", or a copy whose mtime was changed (the
     # signed "at" is the truth; uWSGI only looks at the mtime).
     early = spec.at is not None and spec.at > time.time()
-    code = _respool(path, spec) if early else _run_spec(path, root, spec, store)
-    if code == _uwsgi.SPOOL_OK and store is not None and _codec.REF_KEY in env:
+    code = (
+        _send_on(spec, "can't spool it here until it is due") if early else _run_spec(path, root, spec, store)
+    )
+    if code == _uwsgi.SPOOL_OK and store is not None and _codec.is_by_reference(env):
         # Done with, or now in a spool file of its own here. (A task set aside keeps its payload until
         # it expires, so that it can be requeued.)
         try:
@@ -277,7 +204,9 @@ def _already_ran(root: str, spec: TaskSpec, store: SharedStore | None) -> str | 
                 f"already ran: task {spec.task_id} is {before.status.value} after attempt {before.attempts}"
             )
     if not spec.store_result:
-        silently = store.get_note(spec.task_id, "done") is not None if store is not None else False
+        silently = (
+            store.get_note(spec.task_id, _writer.SILENT_SUCCESS) is not None if store is not None else False
+        )
         if silently or any(_starts.ran_silently(where, spec.task_id) for where in roots):
             return f"already ran: task {spec.task_id} succeeded (store_result=False)"
     return None
@@ -292,8 +221,8 @@ def _run_spec(path: str, root: str, spec: TaskSpec, store: SharedStore | None) -
     if replay is not None:
         set_aside(path, replay, spec.task_id)
         return _uwsgi.SPOOL_RETRY
-    if spec.mule is not None:
-        return _hand_to_mule(path, spec)
+    if spec.mule is not None:  # a mule task's delayed retry, kept here until due: back to a mule
+        return _send_on(spec, f"can't hand its retry back to mule {spec.mule!r}")
     try:
         deaths, marker = _starts.begin(root, spec.task_id, spec.attempt)
     except _starts.Busy as e:  # a copy of this task is running now: once it ran, this one is a replay
@@ -310,9 +239,10 @@ def _run_spec(path: str, root: str, spec: TaskSpec, store: SharedStore | None) -
                 keep_marker = spent == _uwsgi.SPOOL_RETRY and os.path.exists(path)  # FAILED not recorded
                 return spent
             spec = attrs.evolve(spec, attempt=spec.attempt + deaths)
-        if store is not None and spec.store_result:
-            started = time.time()  # hosts that can't see the file's lock see this instead
-            if not _record(path, Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started)):
+        if store is not None:  # hosts that can't see the file's lock see this instead
+            started = time.time()
+            running = Outcome(spec.task_id, TaskStatus.RUNNING, spec.attempt, started, started)
+            if not _record(path, running, store_result=spec.store_result):
                 return _uwsgi.SPOOL_RETRY
         _locks.running_here = path
         try:
@@ -320,25 +250,13 @@ def _run_spec(path: str, root: str, spec: TaskSpec, store: SharedStore | None) -
         finally:
             _locks.running_here = None
         code = _finish(path, spec, ran)
-        silently = (
-            code == _uwsgi.SPOOL_OK
-            and not spec.store_result
-            and ran.next_attempt is None
-            and ran.outcome.status is TaskStatus.SUCCEEDED
-        )
+        # Done, leaving no record: noted instead, so that a copy put back later is known as a replay.
+        silently = code == _uwsgi.SPOOL_OK and _writer.kept(ran.outcome, spec.store_result) is None
         if silently and store is not None:
-            _note_done(store, spec.task_id)
+            _writer.note_silent_success(store, spec.task_id)
         return code
     finally:
         _starts.end(root, spec.task_id, marker, silently_done=silently, keep=keep_marker)
-
-
-def _note_done(store: SharedStore, task_id: str) -> None:
-    """A silent success, where every host sees it (a copy sent to another host is a replay too)."""
-    try:
-        store.put_note(task_id, "done", b"1")
-    except Exception as e:
-        logger.error("task %s: can't note its success in the shared store: %r", task_id, e)
 
 
 def _misplaced(path: str, root: str, spec: TaskSpec) -> str | None:
@@ -347,7 +265,7 @@ def _misplaced(path: str, root: str, spec: TaskSpec) -> str | None:
     here = os.path.dirname(path)
     priority = None if here == root else os.path.basename(here)
     if os.path.dirname(here) not in (root, os.path.dirname(root)) or (
-        priority is not None and not priority.isdigit()
+        priority is not None and not _spooldir.is_priority_dir(priority)
     ):
         return f"not in a spool directory or one of its priority directories: {here}"
     if priority is not None and int(priority) != spec.priority:
@@ -363,7 +281,7 @@ def _after_deaths(path: str, root: str, spec: TaskSpec, deaths: int) -> int | No
     """The process died inside *deaths* earlier starts of this attempt: each counts as an attempt.
     None to run it again; a return code once its attempts are spent (FAILED, set aside)."""
     attempt = spec.attempt + deaths
-    allowed = _starts.deaths_allowed(spec.retry.max_attempts if spec.retry is not None else None)
+    allowed = _retry.attempts_after_deaths(spec.retry)
     if attempt <= allowed:
         logger.warning(
             "task %s (%s): its process died during %d earlier start(s); running it as attempt %d of %d",
@@ -402,14 +320,14 @@ def _finish(path: str, spec: TaskSpec, ran: Ran) -> int:
         set_aside(path, str(ran.error), spec.task_id)
         return _uwsgi.SPOOL_RETRY
     if ran.next_attempt is not None:
-        return _retry(path, spec, ran)
+        return _spool_retry(path, spec, ran)
     if ran.exit_code is not None:
-        if ran.exit_code == _uwsgi.SPOOL_OK and spec.store_result and not _record(path, ran.outcome):
+        if ran.exit_code == _uwsgi.SPOOL_OK and not _record(
+            path, ran.outcome, store_result=spec.store_result
+        ):
             return _uwsgi.SPOOL_RETRY
         return ran.exit_code
-    if (spec.store_result or ran.outcome.status is not TaskStatus.SUCCEEDED) and not _record(
-        path, ran.outcome.for_store(spec.store_result)
-    ):
+    if not _record(path, ran.outcome, store_result=spec.store_result):
         return _uwsgi.SPOOL_RETRY
     if ran.outcome.status is TaskStatus.FAILED and ran.outcome.error is not None:
         # Kept as a dead letter, so that it can be looked at and requeued.
@@ -419,12 +337,12 @@ def _finish(path: str, spec: TaskSpec, ran: Ran) -> int:
     return _uwsgi.SPOOL_OK
 
 
-def _respool(path: str, spec: TaskSpec) -> int:
-    """Spool a task that is not due yet again here, with uWSGI's ``at``, where the watchdog starts it
-    on time (see `_kick`)."""
+def _send_on(spec: TaskSpec, failure: str) -> int:
+    """Send *spec* on (a mule task come due, a task not due yet spooled here with uWSGI's ``at``,
+    where the watchdog starts it on time, see `_wake`); the file is done with once it is sent."""
     try:
-        send(spec)
-    except Exception as e:  # kept: uWSGI offers it again at its next scan
-        logger.error("task %s: can't spool it here until it is due, kept: %r", spec.task_id, e)
+        send_spec(spec)
+    except Exception as e:  # a full disk or mule queue: kept, and offered again at the next scan
+        logger.error("task %s: %s, kept: %r", spec.task_id, failure, e)
         return _uwsgi.SPOOL_RETRY
     return _uwsgi.SPOOL_OK

@@ -1,4 +1,5 @@
-"""What became of a task: its status, and the outcome record the executing side leaves."""
+"""What became of a task: its status, and the outcome record the executing side leaves (data only:
+the codec encodes it, the stores keep it, `_writer` writes it)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from ._exceptions import TaskCancelled, TaskFailed
+from .._exceptions import TaskCancelled, TaskFailed
 
 
 class TaskStatus(enum.Enum):
@@ -81,6 +82,13 @@ class Outcome:
             return self
         return attrs.evolve(self, value=None, has_value=False)
 
+    def failed_by(self, error: BaseException) -> Outcome:
+        """This outcome turned FAILED by *error*, without a value: a success whose value can't be
+        stored or sent back is a failure, not a silent loss of the value."""
+        return attrs.evolve(
+            self, status=TaskStatus.FAILED, value=None, has_value=False, error=ErrorInfo.from_exception(error)
+        )
+
     def raise_for_status(self) -> None:
         """Raise `TaskFailed` or `TaskCancelled` unless the task succeeded."""
         if self.status is TaskStatus.FAILED:
@@ -88,3 +96,11 @@ class Outcome:
         if self.status is TaskStatus.CANCELLED:
             message = self.error.message if self.error else "cancelled before it ran"
             raise TaskCancelled(f"task {self.task_id} was cancelled: {message}")
+
+
+def checked_id(task_id: str) -> str:
+    """*task_id*, if it is one (ASCII letters and digits); ValueError otherwise. Ids name files and
+    keys, so nothing else gets that far."""
+    if not task_id or not task_id.isalnum() or not task_id.isascii():
+        raise ValueError(f"not a task id: {task_id!r}")
+    return task_id

@@ -3,7 +3,7 @@ seconds, 30 by default) when the spooler could run it now.
 
 uWSGI wakes a spooler (SIGUSR1) on `uwsgi.spool()` only when it is idle, and its loop can lose a
 wake-up: it checks its wake-up counter, *then* sleeps in epoll for spooler-frequency seconds, so a
-signal landing between the two is counted but wakes no one (core/spooler.c, uWSGI 2.0.31). A
+signal landing between the two is counted but wakes no one (uWSGI 2.0.31's spooler loop). A
 process-directed signal can also be taken by any thread that doesn't block it, leaving the main
 thread asleep. Two mechanisms cover every case:
 
@@ -206,7 +206,10 @@ class _Watchdog:
                         deeper += [
                             e.path
                             for e in entries
-                            if (e.name.isdigit() or e.name.startswith(_spooldir.PREFIX))
+                            if (
+                                _spooldir.is_priority_dir(e.name)
+                                or e.name.startswith(_uwsgi.SPOOL_FILE_PREFIX)
+                            )
                             and e.is_dir(follow_symlinks=False)
                         ]
                 except OSError:
@@ -242,7 +245,7 @@ class _Watchdog:
         for directory in self.tree:
             try:
                 with os.scandir(directory) as entries:
-                    files = [e for e in entries if e.name.startswith(_spooldir.PREFIX)]
+                    files = [e for e in entries if e.name.startswith(_uwsgi.SPOOL_FILE_PREFIX)]
             except OSError:
                 continue
             for entry in files:

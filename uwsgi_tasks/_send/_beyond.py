@@ -10,7 +10,7 @@ connection after its answer (a second packet on the same connection gets nothing
 
 `SpoolDirectory`: a spool directory on this host written without uWSGI (``--spooler-external``'s
 trick): the file is written privately (0600) under a name the spooler ignores, then renamed into
-place, where the spooler's watchdog finds it (see `_kick`).
+place, where the spooler's watchdog finds it (see `_wake`).
 
 Either works from a worker, a mule, a spooler task or a plain Python process. With a shared result
 store, the sender records the task QUEUED (or SCHEDULED) before sending it, so its handle sees it from
@@ -27,14 +27,18 @@ import struct
 import time
 from typing import Any, Final
 
-from . import _codec, _results
-from ._config import result_ttl
-from ._exceptions import SpoolError
-from ._handle import TaskHandle
-from ._options import TaskExecutor
-from ._outcome import Outcome, TaskStatus
-from ._spooldir import PREFIX, real_dir, write_private
-from ._targets import URL, Remote, SpoolDirectory
+from .. import _codec
+from .._config import result_ttl
+from .._exceptions import SpoolError
+from .._handle import TaskHandle
+from .._options import TaskExecutor
+from .._outcomes import _writer
+from .._outcomes._model import Outcome, TaskStatus
+from .._outcomes._store import SharedStore
+from .._outcomes._where import shared, store_for
+from .._spooldir import priority_dir, write_private
+from .._targets import URL, Remote, SpoolDirectory
+from .._uwsgi import SPOOL_FILE_PREFIX
 
 logger = logging.getLogger("uwsgi_tasks")
 _REPLY: Final = struct.Struct("<BHB")
@@ -93,15 +97,15 @@ def _deliver(remote: Remote, packet: bytes, what: str) -> None:
 def send(target: Remote | SpoolDirectory, out: _codec.Outgoing) -> TaskHandle[Any]:
     """Send *out* to *target*; SpoolError (or EncodeError for a packet that can't fit) at the call,
     never a silent drop."""
-    store = _results.shared()
+    store = shared()
     what = f"task {out.task_id} ({out.function})"
     queued = None
-    if store is not None and out.store_result:
+    if store is not None:
         now = time.time()
         status = TaskStatus.QUEUED if out.at is None or out.at <= now else TaskStatus.SCHEDULED
-        queued = Outcome(out.task_id, status, out.attempt, now, now, at=out.at)
-        try:
-            store.put(queued)  # before sending: see the module's doc
+        waiting = Outcome(out.task_id, status, out.attempt, now, now, at=out.at)
+        try:  # before sending: see the module's doc
+            queued = waiting if _writer.write(store, waiting, store_result=out.store_result) else None
         except Exception as e:
             raise SpoolError(f"{what} was not sent: can't record it in the shared store: {e!r}") from e
     try:
@@ -115,11 +119,11 @@ def send(target: Remote | SpoolDirectory, out: _codec.Outgoing) -> TaskHandle[An
             with contextlib.suppress(Exception):  # the SpoolError says what went wrong
                 store.discard(queued)  # unless the receiver has already written its own record
         raise
-    where = store if isinstance(target, Remote) else _results.store_for(target.path)
+    where = store if isinstance(target, Remote) else store_for(target.path)
     return TaskHandle._sent(out, TaskExecutor.SPOOLER, where, spool_file)
 
 
-def _to_remote(remote: Remote, out: _codec.Outgoing, store: _results.SharedStore | None, what: str) -> None:
+def _to_remote(remote: Remote, out: _codec.Outgoing, store: SharedStore | None, what: str) -> None:
     # The receiving spooler re-spools a task that is not due yet, noting when it is due, so it starts
     # on time (uWSGI alone would start it at its next scan): so no "at" in the packet.
     message = _codec.spool_message(out, with_at=False)
@@ -155,11 +159,11 @@ def _to_directory(directory: str, out: _codec.Outgoing) -> str:
     message = _codec.spool_message(out)
     if not os.path.isdir(directory):  # never create it: no spooler would ever look there
         raise SpoolError(f"task {out.task_id} ({out.function}): no spool directory {directory}")
-    name = f"{PREFIX}{socket.gethostname()}_{os.getpid()}_{out.task_id}"
+    name = f"{SPOOL_FILE_PREFIX}{socket.gethostname()}_{os.getpid()}_{out.task_id}"
     try:
         target = directory
         if out.priority is not None:
-            target = real_dir(os.path.join(directory, str(out.priority)))
+            target = priority_dir(directory, out.priority)
         # Private, as uWSGI's own spool files are: whoever reads one can run it again.
         write_private(os.path.join(target, name), _codec.pack_spool_file(message), 0o600, mtime=out.at)
     except OSError as e:

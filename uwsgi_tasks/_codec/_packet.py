@@ -1,6 +1,6 @@
 """uWSGI's spool file layout, for reading and writing spool files without uWSGI.
 
-A spool file is one uwsgi packet and an optional raw body (core/spooler.c)::
+A spool file is one uwsgi packet and an optional raw body, as uWSGI's spooler writes and reads it::
 
     u8 modifier1 = 17 | u16le packet size | u8 modifier2 = 0 | packet | body (the rest of the file)
 

@@ -6,8 +6,8 @@ and how many starts of it never ended, and holds an flock on it while the task r
 of the same task waits, see `Busy`); every ordinary end removes it. A marker found at a start means
 the process died inside the task (SIGKILL, the OOM killer, a segfault, ``spooler-harakiri``): uWSGI
 keeps the file and runs it again as if nothing happened, so each death counts as an attempt here
-(see `deaths_allowed`), and a task that keeps killing its spooler ends FAILED instead of running for
-ever.
+(how many: `_retry.attempts_after_deaths`), and a task that keeps killing its spooler ends FAILED
+instead of running for ever.
 
 A task with ``store_result=False`` that succeeded writes no record; its marker moves to
 ``.uwsgi_tasks/done/<task id>`` instead, so that a copy of its spool file put back later is known to
@@ -24,20 +24,11 @@ import stat
 import time
 from typing import Final
 
-from . import _codec
-from ._config import result_ttl
-from ._spooldir import prune, read_regular, state_dir, state_subdir
+from .. import _codec
+from .._config import result_ttl
+from .._spooldir import DONE, STARTED, Area, prune, read_regular, state_dir, state_subdir
 
 logger = logging.getLogger("uwsgi_tasks")
-
-#: Deaths a task without a retry policy survives: it runs this many times in all, then fails.
-DEFAULT_DEATHS: Final = 3
-
-
-def deaths_allowed(max_attempts: int | None) -> int:
-    """Runs in all a task may have when its process keeps dying: its policy's *max_attempts*, or
-    `DEFAULT_DEATHS` without a policy."""
-    return DEFAULT_DEATHS if max_attempts is None else max_attempts
 
 
 class Busy(Exception):
@@ -51,7 +42,7 @@ def begin(spool_dir: str, task_id: str, attempt: int) -> tuple[int, int]:
     Raises `Busy` if another process holds the marker (the same task is running there), and OSError
     when the note can't be written: the task must not run then (a death would go uncounted).
     """
-    path = os.path.join(state_subdir(spool_dir, "started"), task_id)
+    path = os.path.join(state_subdir(spool_dir, STARTED), task_id)
     fd = os.open(path, _MARKER, 0o600)
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -94,7 +85,7 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
     """The start noted by `begin` (its descriptor *fd*) ended without its process dying;
     *silently_done*: it succeeded and wrote no record, so keep that it ran. *keep*: leave the marker
     (its deaths still count: the task's failure could not be recorded)."""
-    started = _marker(spool_dir, "started", task_id)
+    started = _marker(spool_dir, STARTED, task_id)
     if keep:
         os.close(fd)
         return
@@ -102,7 +93,7 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
         if silently_done:  # the marker itself becomes the note that it ran: one rename
             os.ftruncate(fd, 0)
             os.pwrite(fd, _codec.seal_start(task_id, _DONE), 0)
-            os.rename(started, os.path.join(state_subdir(spool_dir, "done"), task_id))
+            os.rename(started, os.path.join(state_subdir(spool_dir, DONE), task_id))
         else:
             os.unlink(started)
     except FileNotFoundError:
@@ -112,21 +103,21 @@ def end(spool_dir: str, task_id: str, fd: int, *, silently_done: bool = False, k
     finally:
         os.close(fd)
     expired = time.time() - result_ttl()
-    for kind in ("started", "done"):
+    for kind in (STARTED, DONE):
         prune(spool_dir, kind, expired, throttled=True)
 
 
 _DONE: Final = b"done"
 
 
-def _marker(spool_dir: str, kind: str, task_id: str) -> str:
+def _marker(spool_dir: str, kind: Area, task_id: str) -> str:
     return os.path.join(state_dir(spool_dir), kind, task_id)
 
 
 def started_at(spool_dir: str, task_id: str) -> float | None:
     """When the running start of *task_id* began, if one is running (or died) here."""
     try:
-        return os.lstat(_marker(spool_dir, "started", task_id)).st_mtime
+        return os.lstat(_marker(spool_dir, STARTED, task_id)).st_mtime
     except OSError:
         return None
 
@@ -134,5 +125,5 @@ def started_at(spool_dir: str, task_id: str) -> float | None:
 def ran_silently(spool_dir: str, task_id: str) -> bool:
     """Whether *task_id* succeeded here without a record (``store_result=False``), within the TTL
     (a marker that doesn't verify, with a secret, says nothing)."""
-    stored = read_regular(_marker(spool_dir, "done", task_id), 1024)
+    stored = read_regular(_marker(spool_dir, DONE, task_id), 1024)
     return stored is not None and _codec.open_start(task_id, stored) == _DONE
