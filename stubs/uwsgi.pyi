@@ -2,7 +2,7 @@
 
 Written from the C source of uWSGI 2.0.31 and checked at run time: a test inside a real uWSGI asserts that
 every name declared here exists on the real module. Where typeshed's `types-uWSGI` is wrong for Python 3
-this file follows the runtime (see ../shared/research/uwsgi_internals.md §8):
+this file follows the runtime:
 
 * `spool()` returns the spool file path as bytes or raises `ValueError`; it never returns None.
 * spool dict keys and values must be bytes; the spooler callable receives bytes keys plus the str keys
@@ -11,10 +11,16 @@ this file follows the runtime (see ../shared/research/uwsgi_internals.md §8):
 * `spooler` and `mule_msg_hook` are plain assignable attributes.
 
 The spooler functions only exist when a spooler (or external spooler) is configured.
+
+Shipped in uwsgi-tasks' wheel as the stub-only package `uwsgi-stubs`, so that type checkers of any
+project that installs uwsgi-tasks use it. It declares what uwsgi_tasks relies on; the module's other
+names (the cache, locks, RPC, ...) are `Incomplete` through `__getattr__`, so using them is no error.
 """
 
 from collections.abc import Callable, Mapping
 from typing import Any, Final, Literal
+
+from _typeshed import Incomplete
 
 SPOOL_OK: Final = -2
 SPOOL_RETRY: Final = -1
@@ -60,3 +66,4 @@ def add_cron(signum: int, minute: int, hour: int, day: int, month: int, weekday:
 def masterpid() -> int: ...
 def worker_id() -> int: ...
 def log(message: str, /) -> Literal[True]: ...
+def __getattr__(name: str) -> Incomplete: ...

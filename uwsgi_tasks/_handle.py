@@ -25,7 +25,8 @@ from ._outcomes._where import at_location, location, shared, store_for
 
 logger = logging.getLogger("uwsgi_tasks")
 
-R = TypeVar("R")
+# A handle only gives its result out, so a TaskHandle[int] is a TaskHandle[object].
+R_co = TypeVar("R_co", covariant=True)
 
 # Waiting polls the store's version (one stat) from 1 ms, backing off to 20 ms: quick for short tasks,
 # about 50 cheap wake-ups a second for long ones.
@@ -33,7 +34,7 @@ _FIRST_POLL = 0.001
 _LONGEST_POLL = 0.02
 
 
-class TaskHandle(Generic[R]):
+class TaskHandle(Generic[R_co]):
     """A task that was sent (or run in place), and what became of it.
 
     *id* is the task id (the same for every attempt); *spool_file* is the spool file of the attempt
@@ -155,7 +156,7 @@ class TaskHandle(Generic[R]):
     def pickled(self) -> tuple[str, ...]:
         return self._pickled
 
-    def refresh(self) -> TaskHandle[R]:
+    def refresh(self) -> TaskHandle[R_co]:
         """Look at the world again, following retries to the current attempt's spool file."""
         self._observe()
         return self
@@ -270,14 +271,14 @@ class TaskHandle(Generic[R]):
             time.sleep(pause if left is None else min(pause, left))
             pause = min(pause * 2, _LONGEST_POLL)
 
-    def _unwrap(self, outcome: Outcome) -> R:
+    def _unwrap(self, outcome: Outcome) -> R_co:
         try:
             outcome.raise_for_status()
         except TaskFailed as e:
             raise e from self._error
-        return cast(R, outcome.value)
+        return cast(R_co, outcome.value)
 
-    def result(self, timeout: float | None = None) -> R:
+    def result(self, timeout: float | None = None) -> R_co:
         """The task's return value, waiting up to *timeout* seconds (None: as long as it takes).
 
         A task that returned None gives None. Raises `TaskFailed` (with the remote error's type,
@@ -300,7 +301,7 @@ class TaskHandle(Generic[R]):
             raise
         return None
 
-    def add_done_callback(self, callback: Callable[[TaskHandle[R]], object]) -> None:
+    def add_done_callback(self, callback: Callable[[TaskHandle[R_co]], object]) -> None:
         """Call *callback(handle)* once the task is done: at once if it is, otherwise from a
         background thread of this process that watches the result store."""
         self._check_observable()
@@ -309,7 +310,7 @@ class TaskHandle(Generic[R]):
         else:
             _watcher.add(self, callback)
 
-    async def _wait_async(self) -> R:
+    async def _wait_async(self) -> R_co:
         self._check_observable()
         pause, seen = _FIRST_POLL, object()
         while True:
@@ -319,7 +320,7 @@ class TaskHandle(Generic[R]):
             await asyncio.sleep(pause)
             pause = min(pause * 2, _LONGEST_POLL)
 
-    def __await__(self) -> Generator[Any, None, R]:
+    def __await__(self) -> Generator[Any, None, R_co]:
         """``await handle`` gives the result (or raises) without blocking the event loop."""
         return self._wait_async().__await__()
 

@@ -60,14 +60,16 @@ class TaskOptionsDict(TypedDict, total=False):
     retry_timeout: float | timedelta | None
     spooler_return: bool
     at: When | None
-    priority: int | str | None
+    priority: int | None
     spooler: str | os.PathLike[str] | Remote | SpoolDirectory | None
     mule: MuleTarget
     working_dir: str | os.PathLike[str] | None
     store_result: bool
 
 
-def _check_at(instance: object, attribute: attrs.Attribute[When | None], value: When | None) -> None:
+def _check_at(
+    instance: object, attribute: attrs.Attribute[When | str | None], value: When | str | None
+) -> None:
     if value is not None:
         unix_time(value)
 
@@ -119,7 +121,7 @@ class TaskOptions:
         default=None, validator=attrs.validators.optional(attrs.validators.instance_of(RetryPolicy))
     )
     spooler_return: bool = attrs.field(default=False, validator=_bool("spooler_return"))
-    at: When | None = attrs.field(default=None, validator=_check_at)
+    at: When | str | None = attrs.field(default=None, validator=_check_at)  # str: 0.7.3's unix seconds
     priority: int | None = attrs.field(default=None, converter=_optional_priority)
     spooler: str | Remote | SpoolDirectory | None = attrs.field(default=None, converter=_spooler)
     mule: MuleTarget = attrs.field(default=0, validator=_check_mule)

@@ -7,6 +7,7 @@ timer or cron entry, ``send()`` raises a plain signal. The function receives the
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -31,6 +32,10 @@ class _Handler(Generic[R]):
     """
 
     kind: ClassVar[str] = "signal handler"
+    # The function's, set by functools.update_wrapper.
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[[int], R]
 
     def __init__(
         self,
@@ -46,7 +51,8 @@ class _Handler(Generic[R]):
             raise TypeError(f"a {self.kind} decorates a function, not {fn!r}")
         self.fn = fn
         self.name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
-        self.__doc__ = fn.__doc__
+        # Introspects as the function: name, module, doc, __wrapped__ (inspect, doctest, help).
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type] # only sets attributes; subclasses are the callables
         self.target = _signals.default_target(executor) if target is None else _signals.check_target(target)
         self.signum: int | None = None if signal is None else _signals.check_number(signal)
         self.registered = False

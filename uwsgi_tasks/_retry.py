@@ -12,7 +12,7 @@ import math
 import random as _random
 from collections.abc import Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 import attrs
 
@@ -41,6 +41,22 @@ def seconds(value: float | timedelta) -> float:
         return value.total_seconds()
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"a delay is seconds or a timedelta, not {value!r}")
+    return float(value)
+
+
+#: A `Jitter` by its value, as `RetryPolicy(jitter="full")` takes it.
+JitterName = Literal["none", "full", "equal"]
+
+
+def _jitter(value: Jitter | JitterName) -> Jitter:
+    """The converter of *jitter*, typed so that checkers refuse anything but a Jitter or its name."""
+    return Jitter(value)
+
+
+def _multiplier(value: float) -> float:
+    """The converter of *backoff*: a number (an int is one), never a string or None."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"backoff is a number, not {value!r}")
     return float(value)
 
 
@@ -94,9 +110,9 @@ class RetryPolicy:
 
     max_attempts: int = attrs.field(default=3, validator=_positive_int)
     delay: float = attrs.field(default=0.0, converter=seconds, validator=_non_negative)
-    backoff: float = attrs.field(default=1.0, converter=float, validator=_at_least_one)
+    backoff: float = attrs.field(default=1.0, converter=_multiplier, validator=_at_least_one)
     max_delay: float | None = attrs.field(default=None, converter=_optional_seconds, validator=_non_negative)
-    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=Jitter)
+    jitter: Jitter = attrs.field(default=Jitter.NONE, converter=_jitter)
     retry_on: ExceptionTypes = attrs.field(default=(Exception,), converter=_exception_types)
     dont_retry_on: ExceptionTypes = attrs.field(default=(), converter=_exception_types)
 

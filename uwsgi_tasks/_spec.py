@@ -16,8 +16,10 @@ from ._retry import RetryPolicy
 #: Mule target: 0 = any mule, N = mule N, a str = a farm name.
 MuleTarget = int | str
 
-#: What ``at=`` accepts: unix seconds, a datetime (naive = local time) or a delay from now.
-When = float | datetime | timedelta | str
+#: What ``at=`` accepts: unix seconds, a datetime (naive = local time) or a delay from now. (0.7.3's
+#: unix seconds as a numeric string still work at run time; checkers are told only the typed forms, so
+#: that ``at="tomorrow"`` is an error where it is written.)
+When = float | datetime | timedelta
 
 
 # slots=False: attrs then fills the instance dict directly, which makes one in 60% of the time, and
@@ -58,7 +60,7 @@ LAST_SECOND: Final = 253402300799
 PRIORITIES: Final = 2**31
 
 
-def unix_time(when: When, *, now: float | None = None) -> int:
+def unix_time(when: When | str, *, now: float | None = None) -> int:
     """The whole unix second a task scheduled *when* may start, never earlier than asked.
 
     uWSGI schedules by whole seconds (the spool file's mtime), so fractions round up: a task is

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any, Generic, Protocol, TypeVar, cast, overload
@@ -28,14 +29,20 @@ class Task(Generic[P, R]):
     `mule` and `run` choose the executor explicitly. The undecorated function is `fn`.
     """
 
+    # The function's, set by functools.update_wrapper.
+    __name__: str
+    __qualname__: str
+    __wrapped__: Callable[P, R]
+
     def __init__(self, fn: Callable[P, R], config: TaskOptions) -> None:
         self.fn = fn
         self.config = config
         self.path = f"{fn.__module__}:{fn.__qualname__}"
         # Per requested executor, how the task is sent (made at the first send).
         self._routes: dict[TaskExecutor, _route.Route] = {}
-        self.__doc__ = fn.__doc__
-        self.__wrapped__ = fn
+        # Introspects as the function: its name, qualname, module (so inspect.getmodule and doctest
+        # find it where it is defined), doc and signature (through __wrapped__).
+        functools.update_wrapper(self, fn)
 
     # 0.7.3 names
     @property

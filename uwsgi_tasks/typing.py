@@ -7,7 +7,8 @@ takes, and the values its options accept.
 """
 
 from ._options import TaskOptionsDict
+from ._retry import JitterName
 from ._spec import MuleTarget, When
 from ._task import TaskDecorator
 
-__all__ = ["MuleTarget", "TaskDecorator", "TaskOptionsDict", "When"]
+__all__ = ["JitterName", "MuleTarget", "TaskDecorator", "TaskOptionsDict", "When"]

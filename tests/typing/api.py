@@ -6,6 +6,7 @@ error ever disappears, so this file also proves what must NOT type-check.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
 from typing_extensions import assert_type
@@ -14,6 +15,7 @@ from uwsgi_tasks import (
     CronTask,
     CurrentTask,
     ErrorInfo,
+    Jitter,
     Outcome,
     ProcessDied,
     ResultError,
@@ -78,7 +80,10 @@ send_email.spool(1, "hi")  # type: ignore[arg-type]
 send_email.spool("a", "b", urgnet=True)  # type: ignore[call-arg]
 send_email.spool("a")  # type: ignore[call-arg]
 send_email.options(prioirty=1)  # type: ignore[call-arg]
-send_email.options(at="tomorrow", priority=[1])  # type: ignore[arg-type]
+send_email.options(at="tomorrow")  # type: ignore[arg-type]
+send_email.options(at="1700000000")  # type: ignore[arg-type] # 0.7.3's numeric strings: run time only
+send_email.options(priority=[1])  # type: ignore[arg-type]
+send_email.options(priority="3")  # type: ignore[arg-type]
 task(retry_cont=3)  # type: ignore[call-overload]
 positional.run("1")  # type: ignore[arg-type]
 
@@ -151,3 +156,23 @@ assert_type(task(), typing.TaskDecorator)
 options: typing.TaskOptionsDict = {"priority": 1, "at": 5.0}
 when: typing.When = timedelta(seconds=5)
 mule: typing.MuleTarget = "farm"
+
+
+# Types that reach the user: converters typed, handles covariant.
+RetryPolicy(jitter="full")
+jitter: typing.JitterName = "equal"
+RetryPolicy(jitter=jitter)
+RetryPolicy(jitter=Jitter.EQUAL, backoff=2, delay=timedelta(seconds=1), max_delay=60)
+RetryPolicy(jitter="sometimes")  # type: ignore[arg-type]
+RetryPolicy(jitter=42)  # type: ignore[arg-type]
+RetryPolicy(backoff="fast")  # type: ignore[arg-type]
+RetryPolicy(delay="5")  # type: ignore[arg-type]
+RetryPolicy(retry_on=ValueError, dont_retry_on=(KeyError, TypeError))
+RetryPolicy(retry_on="ValueError")  # type: ignore[arg-type]
+
+
+def first_results(handles: Sequence[TaskHandle[object]]) -> list[object]:
+    return [handle.result() for handle in handles]
+
+
+first_results([send_email.spool("a", "b"), positional.spool(1)])

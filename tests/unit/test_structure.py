@@ -175,4 +175,4 @@ def test_the_typing_aids_have_their_own_module() -> None:
     from uwsgi_tasks import TaskDecorator, TaskOptionsDict, typing
 
     assert (typing.TaskDecorator, typing.TaskOptionsDict) == (TaskDecorator, TaskOptionsDict)
-    assert sorted(typing.__all__) == ["MuleTarget", "TaskDecorator", "TaskOptionsDict", "When"]
+    assert sorted(typing.__all__) == ["JitterName", "MuleTarget", "TaskDecorator", "TaskOptionsDict", "When"]

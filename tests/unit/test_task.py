@@ -264,7 +264,7 @@ def test_spool_retry_is_a_plain_value_without_a_policy() -> None:
 
 def test_options_returns_a_changed_copy() -> None:
     """options() changes a copy; the task itself keeps its options."""
-    later = add.options(at=timedelta(seconds=5), priority="3")
+    later = add.options(at=timedelta(seconds=5), priority="3")  # type: ignore[arg-type] # 0.7.3: untyped
     assert later.config.priority == 3 and later.fn is add.fn
     assert add.config.priority is None
     assert later(1).result() == 1

@@ -1,0 +1,128 @@
+"""The types a user gets: the wheel, built and installed into a fresh venv, type-checks a project of
+its own with mypy --strict and pyright (basedpyright, strict). The project imports `uwsgi`, whose
+stub ships in the wheel as `uwsgi-stubs`; every misuse line must be reported, and nothing else."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+# Each misuse sits on its own line with a `type: ignore[code]`: mypy (warn_unused_ignores) and pyright
+# (reportUnnecessaryTypeIgnoreComment) both fail if one of them is not an error.
+USER_PROJECT = """
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import uwsgi
+from typing_extensions import assert_type
+
+from uwsgi_tasks import RetryPolicy, TaskHandle, task
+
+
+@task
+def add(a: int, b: int) -> int:
+    return a + b
+
+
+assert_type(add.spool(1, 2), TaskHandle[int])
+assert_type(add.run(1, 2), int)
+# The shipped stub, not typeshed's types-uWSGI (whose spool() returns an optional str):
+assert_type(uwsgi.spool({b"task": b"x"}), bytes)
+assert_type(uwsgi.spooler_pid(), int)
+uwsgi.cache_get("key")  # a name the stub doesn't model: Incomplete, not an error
+
+
+def results(handles: Sequence[TaskHandle[object]]) -> list[object]:
+    return [h.result() for h in handles]
+
+
+results([add.spool(1, 2)])  # handles are covariant
+
+add.spool("1", 2)  # type: ignore[arg-type]
+add.spool(1)  # type: ignore[call-arg]
+add.options(at="tomorrow")  # type: ignore[arg-type]
+RetryPolicy(jitter="sometimes")  # type: ignore[arg-type]
+RetryPolicy(backoff="fast")  # type: ignore[arg-type]
+uwsgi.spool({"task": "x"})  # type: ignore[dict-item]
+"""
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh venv with the wheel built from this checkout, and nothing else but its dependencies."""
+    base = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(base / "dist"), str(ROOT)],
+        check=True,
+        timeout=300,
+    )
+    (wheel,) = (base / "dist").glob("uwsgi_tasks-*.whl")
+    venv.create(base / "venv", with_pip=True)
+    python = base / "venv" / "bin" / "python"
+    subprocess.run([python, "-m", "pip", "install", "-q", str(wheel)], check=True, timeout=300)
+    return python
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    (tmp_path / "user.py").write_text(USER_PROJECT)
+    (tmp_path / "pyrightconfig.json").write_text(
+        json.dumps({"typeCheckingMode": "strict", "reportUnnecessaryTypeIgnoreComment": "error"})
+    )
+    return tmp_path
+
+
+def test_the_wheel_ships_the_uwsgi_stub(installed: Path) -> None:
+    site = subprocess.run(
+        [
+            installed,
+            "-c",
+            "import uwsgi_tasks, pathlib; print(pathlib.Path(uwsgi_tasks.__file__).parents[1])",
+        ],
+        cwd=installed.parent,  # not this checkout, which would be imported from the working directory
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert (Path(site) / "uwsgi-stubs" / "__init__.pyi").read_text() == (
+        ROOT / "stubs" / "uwsgi.pyi"
+    ).read_text()
+    assert (Path(site) / "uwsgi_tasks" / "py.typed").exists()
+
+
+MYPY = ["-m", "mypy", "--strict", "--warn-unused-ignores", "--no-incremental", "--config-file", ""]
+
+
+def test_mypy_strict_sees_every_misuse_and_nothing_else(installed: Path, project: Path) -> None:
+    checked = subprocess.run(
+        [sys.executable, *MYPY, "--python-executable", str(installed), "user.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_pyright_strict_sees_every_misuse_and_nothing_else(installed: Path, project: Path) -> None:
+    """(Its one warning is expected: the `uwsgi` module exists only inside uWSGI, so pyright finds the
+    stub and no source for it.)"""
+    checked = subprocess.run(
+        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", str(installed), "user.py"],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    found = json.loads(checked.stdout)["generalDiagnostics"]
+    assert [(d["severity"], d.get("rule")) for d in found] == [("warning", "reportMissingModuleSource")], (
+        found
+    )

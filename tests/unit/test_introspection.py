@@ -1,0 +1,48 @@
+"""A task introspects like the function it wraps: name, qualname, module, doc, signature,
+__wrapped__, so that inspect, doctest and IDEs in interpreter mode see the function."""
+
+from __future__ import annotations
+
+import doctest
+import inspect
+
+import pytest
+
+from tests.unit.introspected import tasks
+from uwsgi_tasks import CronTask, SignalTask, TimerTask
+
+
+def test_a_task_has_the_functions_identity() -> None:
+    task = tasks.send_email
+    assert (task.__name__, task.__qualname__, task.__module__) == (
+        "send_email",
+        "send_email",
+        "tests.unit.introspected.tasks",
+    )
+    assert task.__wrapped__ is task.fn
+    assert task.__doc__ == task.fn.__doc__
+    assert inspect.getmodule(task) is tasks
+    assert (
+        str(inspect.signature(task))
+        == "(to: 'str', subject: 'str' = 'Hi', *, urgent: 'bool' = False) -> 'int'"
+    )
+
+
+def test_doctests_in_a_tasks_docstring_are_collected_and_run() -> None:
+    """doctest (and pytest --doctest-modules) find a task's examples where it is defined."""
+    found = doctest.DocTestFinder().find(tasks)
+    assert [test.name for test in found if test.examples] == ["tests.unit.introspected.tasks.send_email"]
+    assert doctest.testmod(tasks).attempted == 1
+
+
+@pytest.mark.parametrize("handler", [tasks.every_minute, tasks.nightly, tasks.on_signal])
+def test_timers_crons_and_signal_handlers_introspect_as_their_function(
+    handler: TimerTask[None] | CronTask[None] | SignalTask[None],
+) -> None:
+    wrapped = handler.__wrapped__
+    assert inspect.isfunction(wrapped) and wrapped is handler.fn
+    assert (handler.__name__, handler.__module__) == (
+        wrapped.__name__,
+        "tests.unit.introspected.tasks",
+    )
+    assert handler.__doc__ == wrapped.__doc__
