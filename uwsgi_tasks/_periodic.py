@@ -50,12 +50,14 @@ class _Handler(Generic[R]):
         if not callable(given) or isinstance(given, type):
             raise TypeError(f"a {self.kind} decorates a function, not {fn!r}")
         self.fn = fn
-        self.name = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
+        self.name: str = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
         # Introspects as the function: name, module, doc, __wrapped__ (inspect, doctest, help).
         functools.update_wrapper(self, fn)  # type: ignore[arg-type] # only sets attributes; subclasses are the callables
-        self.target = _signals.default_target(executor) if target is None else _signals.check_target(target)
+        self.target: str = (
+            _signals.default_target(executor) if target is None else _signals.check_target(target)
+        )
         self.signum: int | None = None if signal is None else _signals.check_number(signal)
-        self.registered = False
+        self.registered: bool = False
         if _signals.can_register():
             self.signum = _signals.register(self.name, self.signum, self.target, self._handle)
             self.registered = True
@@ -108,7 +110,7 @@ class _Started(_Handler[R]):
     _settable: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, fn: Callable[[int], R], *, lazy: bool, **options: Any) -> None:
-        self.started = False
+        self.started: bool = False
         super().__init__(fn, eager=not lazy, **options)
         if not lazy and self.registered:
             self.start()
@@ -178,8 +180,8 @@ class TimerTask(_Started[R]):
         **options: Any,
     ) -> None:
         self.seconds: int | timedelta = seconds
-        self.iterations = iterations
-        self.red_black = red_black or iterations is not None
+        self.iterations: int | None = iterations
+        self.red_black: bool = red_black or iterations is not None
         self._validate()
         super().__init__(fn, lazy=lazy, **options)
 
@@ -212,7 +214,11 @@ class CronTask(_Started[R]):
         lazy: bool = False,
         **options: Any,
     ) -> None:
-        self.minute, self.hour, self.day, self.month, self.dayweek = minute, hour, day, month, dayweek
+        self.minute: int = minute
+        self.hour: int = hour
+        self.day: int = day
+        self.month: int = month
+        self.dayweek: int = dayweek
         self._validate()
         super().__init__(fn, lazy=lazy, **options)
 

@@ -35,9 +35,9 @@ class Task(Generic[P, R]):
     __wrapped__: Callable[P, R]
 
     def __init__(self, fn: Callable[P, R], config: TaskOptions) -> None:
-        self.fn = fn
-        self.config = config
-        self.path = f"{fn.__module__}:{fn.__qualname__}"
+        self.fn: Callable[P, R] = fn
+        self.config: TaskOptions = config
+        self.path: str = f"{fn.__module__}:{fn.__qualname__}"
         # Per requested executor, how the task is sent (made at the first send).
         self._routes: dict[TaskExecutor, _route.Route] = {}
         # Introspects as the function: its name, qualname, module (so inspect.getmodule and doctest

@@ -20,7 +20,7 @@ from ._task import Task
 from ._uwsgi import SPOOL_IGNORE, SPOOL_OK, SPOOL_RETRY
 from .utils import ProxyDict
 
-logger = logging.getLogger("uwsgi_tasks")
+logger: logging.Logger = logging.getLogger("uwsgi_tasks")
 
 
 class MuleTask:

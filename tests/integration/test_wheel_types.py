@@ -5,6 +5,7 @@ stub ships in the wheel as `uwsgi-stubs`; every misuse line must be reported, an
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import venv
@@ -126,3 +127,46 @@ def test_pyright_strict_sees_every_misuse_and_nothing_else(installed: Path, proj
     assert [(d["severity"], d.get("rule")) for d in found] == [("warning", "reportMissingModuleSource")], (
         found
     )
+
+
+def test_the_pinned_public_types_hold_in_pyright_too(installed: Path, tmp_path: Path) -> None:
+    """tests/typing (mypy --strict checks it in the mypy session) under basedpyright strict, against
+    the installed wheel: the same types, and every misuse line an error there too."""
+    (tmp_path / "pyrightconfig.json").write_text(
+        json.dumps({"typeCheckingMode": "strict", "reportUnnecessaryTypeIgnoreComment": "error"})
+    )
+    files = sorted(str(path) for path in (ROOT / "tests" / "typing").glob("*.py"))
+    checked = subprocess.run(
+        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", str(installed), *files],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert json.loads(checked.stdout)["generalDiagnostics"] == []
+
+
+def test_the_public_interface_is_typed_for_pyright(installed: Path, tmp_path: Path) -> None:
+    """pyright --verifytypes: at least 95 % of the symbols the package exports have a declared type
+    (what is left is Django's base class, unknown where Django is not installed)."""
+    environment = {**os.environ, "VIRTUAL_ENV": str(installed.parents[1])}
+    environment["PATH"] = f"{installed.parent}{os.pathsep}{environment.get('PATH', '')}"
+    checked = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "basedpyright",
+            "--outputjson",
+            "--ignoreexternal",
+            "--verifytypes",
+            "uwsgi_tasks",
+        ],
+        cwd=tmp_path,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    report = json.loads(checked.stdout)["typeCompleteness"]
+    assert report["exportedSymbolCounts"]["withKnownType"] > 50  # it found the package
+    assert report["completenessScore"] >= 0.95, report

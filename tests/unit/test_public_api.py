@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import types
 
 import pytest
@@ -120,3 +121,11 @@ def test_importing_the_package_imports_no_framework() -> None:
     )
     out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_every_public_name_is_pinned_in_the_typing_tests() -> None:
+    """tests/typing type-checks every name of __all__ (a new name must say what type it has)."""
+    from pathlib import Path
+
+    pinned = " ".join(path.read_text() for path in (Path(__file__).parents[1] / "typing").glob("*.py"))
+    assert [name for name in uwsgi_tasks.__all__ if not re.search(rf"\b{re.escape(name)}\b", pinned)] == []

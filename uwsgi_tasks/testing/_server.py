@@ -102,22 +102,24 @@ class UwsgiServer:
         env: Mapping[str, str] | None = None,
         binary: str | None = None,
     ) -> None:
-        self.base_dir = Path(base_dir)
-        self.wsgi_file = wsgi_file
-        self.module = module
-        self.pythonpath = [Path(p) for p in pythonpath]
-        self.processes = processes
-        self.spool_dirs = [self.base_dir / f"spool{i}" for i in range(spoolers)]
-        self.spooler_ordered = spooler_ordered
-        self.spooler_frequency = spooler_frequency
-        self.mules = mules
-        self.farms = dict(farms) if farms is not None else ({"farm": (1, 2)} if mules >= 2 else {})
-        self.options = list(options)
-        self.env = dict(env or {})
-        self.binary = binary
-        self.port = 0
-        self.log_file = self.base_dir / "uwsgi.log"
-        self.fifo = self.base_dir / "master.fifo"
+        self.base_dir: Path = Path(base_dir)
+        self.wsgi_file: str | os.PathLike[str] | None = wsgi_file
+        self.module: str | None = module
+        self.pythonpath: list[Path] = [Path(p) for p in pythonpath]
+        self.processes: int = processes
+        self.spool_dirs: list[Path] = [self.base_dir / f"spool{i}" for i in range(spoolers)]
+        self.spooler_ordered: bool = spooler_ordered
+        self.spooler_frequency: int | None = spooler_frequency
+        self.mules: int = mules
+        self.farms: dict[str, Sequence[int]] = (
+            dict(farms) if farms is not None else ({"farm": (1, 2)} if mules >= 2 else {})
+        )
+        self.options: list[tuple[str, str]] = list(options)
+        self.env: dict[str, str] = dict(env or {})
+        self.binary: str | None = binary
+        self.port: int = 0
+        self.log_file: Path = self.base_dir / "uwsgi.log"
+        self.fifo: Path = self.base_dir / "master.fifo"
         self.ini_file: Path | None = None
         self.placeholders: dict[str, str] = {}
         self._proc: subprocess.Popen[bytes] | None = None

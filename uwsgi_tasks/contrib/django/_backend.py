@@ -105,7 +105,7 @@ class SpoolerBackend(BaseTaskBackend):
         in_uwsgi = _uwsgi.RUNNING
         self.supports_defer = in_uwsgi
         self.supports_get_result = True
-        self.supports_priority = not in_uwsgi or _uwsgi.flag("spooler-ordered")
+        self.supports_priority: bool = not in_uwsgi or _uwsgi.flag("spooler-ordered")
         self._local: OrderedDict[str, tuple[dict[str, Any], TaskHandle[Any]]] = OrderedDict()
 
     def enqueue(self, task: Task[P, R], args: Sequence[Any], kwargs: Mapping[str, Any]) -> TaskResult[P, R]:
