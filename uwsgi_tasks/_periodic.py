@@ -52,7 +52,7 @@ class _Handler(Generic[R]):
         self.fn = fn
         self.name: str = f"{getattr(fn, '__module__', '?')}:{getattr(fn, '__qualname__', repr(fn))}"
         # Introspects as the function: name, module, doc, __wrapped__ (inspect, doctest, help).
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type] # only sets attributes; subclasses are the callables
+        functools.update_wrapper(self, fn, updated=())  # type: ignore[arg-type] # subclasses are the callables
         self.target: str = (
             _signals.default_target(executor) if target is None else _signals.check_target(target)
         )

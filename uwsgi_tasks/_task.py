@@ -42,7 +42,7 @@ class Task(Generic[P, R]):
         self._routes: dict[TaskExecutor, _route.Route] = {}
         # Introspects as the function: its name, qualname, module (so inspect.getmodule and doctest
         # find it where it is defined), doc and signature (through __wrapped__).
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())  # not the function's __dict__: it could hide ours
 
     # 0.7.3 names
     @property

@@ -46,3 +46,20 @@ def test_timers_crons_and_signal_handlers_introspect_as_their_function(
         "tests.unit.introspected.tasks",
     )
     assert handler.__doc__ == wrapped.__doc__
+
+
+def test_the_functions_own_attributes_never_replace_the_tasks() -> None:
+    """Only the function's identity is copied, not its __dict__: attributes another decorator left on
+    it (``config``, ``path``, ...) don't hide the task's own."""
+    from uwsgi_tasks import task
+    from uwsgi_tasks._options import TaskOptions
+
+    def marked(n: int) -> int:
+        return n
+
+    marked.path = "os:system"  # type: ignore[attr-defined] # what another decorator might leave
+    marked.config = None  # type: ignore[attr-defined]
+    made = task(marked)
+    assert made.path == f"{__name__}:{marked.__qualname__}"
+    assert isinstance(made.config, TaskOptions)
+    assert made.run(2) == 2
