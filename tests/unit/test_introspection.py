@@ -22,10 +22,10 @@ def test_a_task_has_the_functions_identity() -> None:
     assert task.__wrapped__ is task.fn
     assert task.__doc__ == task.fn.__doc__
     assert inspect.getmodule(task) is tasks
-    assert (
-        str(inspect.signature(task))
-        == "(to: 'str', subject: 'str' = 'Hi', *, urgent: 'bool' = False) -> 'int'"
-    )
+    # Calling a task sends it: the function's parameters, giving a handle.
+    params = "(to: 'str', subject: 'str' = 'Hi', *, urgent: 'bool' = False)"
+    assert str(inspect.signature(task)) == f"{params} -> 'TaskHandle[int]'"
+    assert str(inspect.signature(inspect.unwrap(task))) == f"{params} -> 'int'"
 
 
 def test_doctests_in_a_tasks_docstring_are_collected_and_run() -> None:
@@ -46,6 +46,26 @@ def test_timers_crons_and_signal_handlers_introspect_as_their_function(
         "tests.unit.introspected.tasks",
     )
     assert handler.__doc__ == wrapped.__doc__
+
+
+def test_inspect_tells_how_a_timer_cron_or_signal_handler_is_called() -> None:
+    """Not the wrapped function's signature: calling a timer starts it, calling a handler runs it."""
+    assert str(inspect.signature(tasks.every_minute)) == "() -> 'bool'"
+    assert str(inspect.signature(tasks.nightly)) == "() -> 'bool'"
+    assert str(inspect.signature(tasks.on_signal)) == "(signum: 'int | None' = None) -> 'None'"
+
+
+def test_a_task_or_handler_is_not_decorated_again_as_a_task() -> None:
+    """It would take the wrapped function's name and send itself for ever; a signal handler or timer
+    may call a task, which it keeps as it is."""
+    from uwsgi_tasks import signal, task
+
+    with pytest.raises(TypeError, match="another task"):
+        task(tasks.send_email)
+    with pytest.raises(TypeError, match="another task"):
+        task(tasks.on_signal)
+    handler = signal()(tasks.send_email)  # type: ignore[arg-type] # a task takes a str, not the signum
+    assert vars(handler)["fn"] is tasks.send_email  # the task itself: the handler sends it
 
 
 def test_the_functions_own_attributes_never_replace_the_tasks() -> None:

@@ -99,3 +99,18 @@ def test_legacy_retry_count_counts_runs_in_all(count: int | None, attempts: int)
     assert policy.max_attempts == attempts
     assert policy.delay == 0
     assert not policy.should_retry(Exception())
+
+
+@pytest.mark.parametrize("backoff", ["2", "fast", True, None])
+def test_backoff_is_a_number(backoff: object) -> None:
+    """Typed and checked alike: a string, a bool or None is refused (it once took float("2"))."""
+    with pytest.raises(TypeError, match="backoff"):
+        RetryPolicy(backoff=backoff)  # type: ignore[arg-type]
+
+
+def test_the_jitter_names_are_the_jitters() -> None:
+    from typing import get_args
+
+    from uwsgi_tasks.typing import JitterName
+
+    assert set(get_args(JitterName)) == {jitter.value for jitter in Jitter}

@@ -24,7 +24,7 @@ def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> 
     output = io.StringIO()
     with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
         try:
-            code: object = stubtest.test_stubs(stubtest.parse_options(["uwsgi", "--ignore-missing-stub"]))
+            code: object = stubtest.test_stubs(stubtest.parse_options(["uwsgi"]))
         except SystemExit as e:
             code = e.code
     start_response("200 OK", [("Content-Type", "application/json")])
