@@ -21,6 +21,47 @@ from ._targets import Remote, SpoolDirectory
 
 P = ParamSpec("P")
 R = TypeVar("R")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _Bound(functools.partial[Any]):
+    """A `Task` method bound to one task (``send_email.spool``): called as the method is, and telling
+    `inspect` the function's parameters, which a bound method of a ParamSpec method can't (it shows
+    ``*args: P.args``, so IPython and Jedi in interpreter mode would show no parameters)."""
+
+    @property
+    def __signature__(self) -> inspect.Signature:
+        signature = inspect.signature(self.args[0].fn)
+        wrapper: str | None = self.__dict__["returns"]
+        return signature if wrapper is None else _sending(signature, wrapper)
+
+
+class _PerTask:
+    """The descriptor of a `Task` method that binds once per task, to a `_Bound` kept in the task's
+    ``__dict__`` (so later lookups find it there, as fast as a bound method)."""
+
+    def __init__(self, method: Callable[..., Any], returns: str | None) -> None:
+        self.method = method
+        self.returns = returns
+        self.name = method.__name__
+
+    def __get__(self, task: object, owner: type | None = None) -> Any:
+        if task is None:
+            return self.method  # on the class: the plain function (help(Task), documentation tools)
+        bound = _Bound(self.method, task)
+        bound.__dict__.update(returns=self.returns, __name__=self.name, __doc__=self.method.__doc__)
+        vars(task)[self.name] = bound
+        return bound
+
+
+def _per_task(returns: str | None) -> Callable[[F], F]:
+    """Make a `Task` method bind per task (see `_Bound`); *returns* wraps the function's return type
+    in what the method gives (``"TaskHandle"``), None: the function's own. Checkers see the method."""
+
+    def per_task(method: F) -> F:
+        return cast(F, _PerTask(method, returns))  # what a checker needs is the method's own type
+
+    return per_task
 
 
 class Task(Generic[P, R]):
@@ -58,14 +99,17 @@ class Task(Generic[P, R]):
         """Send the task with its configured executor (AUTO unless the decorator said otherwise)."""
         return self._send(self.config.executor, args, kwargs)
 
+    @_per_task("TaskHandle")
     def spool(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[R]:
         """Send the task to the spooler (in place outside uWSGI)."""
         return self._send(TaskExecutor.SPOOLER, args, kwargs)
 
+    @_per_task("TaskHandle")
     def mule(self, *args: P.args, **kwargs: P.kwargs) -> TaskHandle[R]:
         """Send the task to a mule (in place outside uWSGI)."""
         return self._send(TaskExecutor.MULE, args, kwargs)
 
+    @_per_task(None)
     def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
         """Run the task here and now, after sending its arguments through the codec.
 

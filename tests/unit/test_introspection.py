@@ -83,3 +83,16 @@ def test_the_functions_own_attributes_never_replace_the_tasks() -> None:
     assert made.path == f"{__name__}:{marked.__qualname__}"
     assert isinstance(made.config, TaskOptions)
     assert made.run(2) == 2
+
+
+def test_spool_mule_and_run_tell_the_functions_parameters() -> None:
+    """Bound to a task, each method reports the function's parameters with what it gives, where a
+    bound ParamSpec method would show ``(*args: P.args, **kwargs: P.kwargs)``."""
+    task = tasks.send_email
+    params = "(to: 'str', subject: 'str' = 'Hi', *, urgent: 'bool' = False)"
+    assert str(inspect.signature(task.spool)) == f"{params} -> 'TaskHandle[int]'"
+    assert str(inspect.signature(task.mule)) == f"{params} -> 'TaskHandle[int]'"
+    assert str(inspect.signature(task.run)) == f"{params} -> 'int'"
+    assert str(inspect.signature(task.options(priority=1).spool)) == f"{params} -> 'TaskHandle[int]'"
+    assert (task.spool.__name__, task.run.__doc__) == ("spool", type(task).run.__doc__)
+    assert task.run("a@example.com,b@example.com") == 2  # and they still call the method
