@@ -86,6 +86,11 @@ class Task(Generic[P, R]):
         # find it where it is defined), doc and signature (through __wrapped__).
         functools.update_wrapper(self, fn, updated=())  # not the function's __dict__: it could hide ours
 
+    def __get__(self, instance: object, owner: type | None = None) -> Task[P, R]:
+        """Itself, wherever it is looked up, as any object that isn't a descriptor would be. Being one
+        makes help() and IPython document the task like a function, with its signature."""
+        return self
+
     # 0.7.3 names
     @property
     def function(self) -> Callable[P, R]:

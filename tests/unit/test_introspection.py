@@ -96,3 +96,20 @@ def test_spool_mule_and_run_tell_the_functions_parameters() -> None:
     assert str(inspect.signature(task.options(priority=1).spool)) == f"{params} -> 'TaskHandle[int]'"
     assert (task.spool.__name__, task.run.__doc__) == ("spool", type(task).run.__doc__)
     assert task.run("a@example.com,b@example.com") == 2  # and they still call the method
+
+
+def test_help_documents_a_task_like_a_function() -> None:
+    """pydoc (help(), IPython's ``?``) shows the task's signature and docstring; a task kept as a
+    class attribute is still itself."""
+    import pydoc
+
+    text = pydoc.plain(pydoc.render_doc(tasks.send_email))
+    assert (
+        "send_email(to: 'str', subject: 'str' = 'Hi', *, urgent: 'bool' = False) -> 'TaskHandle[int]'" in text
+    )
+    assert "Send an email; the number of recipients." in text
+
+    class Holder:
+        send = tasks.send_email
+
+    assert Holder.send is tasks.send_email and Holder().send is tasks.send_email
