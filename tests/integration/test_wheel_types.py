@@ -10,6 +10,7 @@ import subprocess
 import sys
 import venv
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -20,6 +21,8 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(600)]
 
 # What the checkers see of the fresh venv: nothing of this checkout (PYTHONPATH would leak it in).
 CLEAN = {name: value for name, value in os.environ.items() if name not in ("PYTHONPATH", "MYPYPATH")}
+# pyright strict, and failing on a `type: ignore` it doesn't need (mypy's warn_unused_ignores).
+STRICT = json.dumps({"typeCheckingMode": "strict", "reportUnnecessaryTypeIgnoreComment": "error"})
 
 # Each misuse sits on its own line with a `type: ignore[code]`: mypy (warn_unused_ignores) and pyright
 # (reportUnnecessaryTypeIgnoreComment) both fail if one of them is not an error.
@@ -83,9 +86,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(tmp_path: Path) -> Path:
     (tmp_path / "user.py").write_text(USER_PROJECT)
-    (tmp_path / "pyrightconfig.json").write_text(
-        json.dumps({"typeCheckingMode": "strict", "reportUnnecessaryTypeIgnoreComment": "error"})
-    )
+    (tmp_path / "pyrightconfig.json").write_text(STRICT)
     return tmp_path
 
 
@@ -123,63 +124,44 @@ def test_mypy_strict_sees_every_misuse_and_nothing_else(installed: Path, project
     assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
-def test_pyright_strict_sees_every_misuse_and_nothing_else(installed: Path, project: Path) -> None:
-    """(Its one warning is expected: the `uwsgi` module exists only inside uWSGI, so pyright finds the
-    stub and no source for it.)"""
-    checked = subprocess.run(
-        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", str(installed), "user.py"],
-        cwd=project,
-        env=CLEAN,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    found = json.loads(checked.stdout)["generalDiagnostics"]
-    assert [(d["severity"], d.get("rule")) for d in found] == [("warning", "reportMissingModuleSource")], (
-        found
-    )
-
-
-def test_the_pinned_public_types_hold_in_pyright_too(installed: Path, tmp_path: Path) -> None:
-    """tests/typing (mypy --strict checks it in the mypy session) under basedpyright strict, against
-    the installed wheel: the same types, and every misuse line an error there too."""
-    (tmp_path / "pyrightconfig.json").write_text(
-        json.dumps({"typeCheckingMode": "strict", "reportUnnecessaryTypeIgnoreComment": "error"})
-    )
-    files = sorted(str(path) for path in (ROOT / "tests" / "typing").glob("*.py"))
-    checked = subprocess.run(
-        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", str(installed), *files],
-        cwd=tmp_path,
-        env=CLEAN,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert json.loads(checked.stdout)["generalDiagnostics"] == []
-
-
-def test_the_public_interface_is_typed_for_pyright(installed: Path, tmp_path: Path) -> None:
-    """pyright --verifytypes: at least 95 % of the symbols the package exports have a declared type
-    (what is left is Django's base class, unknown where Django is not installed)."""
+def pyright(installed: Path, where: Path, *arguments: str) -> Any:
+    """basedpyright's JSON report of *arguments*, run in *where* against the venv of *installed*."""
     environment = {**CLEAN, "VIRTUAL_ENV": str(installed.parents[1])}
     environment["PATH"] = f"{installed.parent}{os.pathsep}{environment.get('PATH', '')}"
     checked = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "basedpyright",
-            "--outputjson",
-            "--ignoreexternal",
-            "--verifytypes",
-            "uwsgi_tasks",
-        ],
-        cwd=tmp_path,
+        [sys.executable, "-m", "basedpyright", "--outputjson", "--pythonpath", str(installed), *arguments],
+        cwd=where,
         env=environment,
         capture_output=True,
         text=True,
         timeout=300,
     )
-    report = json.loads(checked.stdout)["typeCompleteness"]
+    return json.loads(checked.stdout)
+
+
+def test_pyright_strict_sees_every_misuse_and_nothing_else(installed: Path, project: Path) -> None:
+    """(Its one warning is expected: the `uwsgi` module exists only inside uWSGI, so pyright finds the
+    stub and no source for it.)"""
+    found = pyright(installed, project, "user.py")["generalDiagnostics"]
+    expected = [("warning", "reportMissingModuleSource")]
+    assert [(d["severity"], d.get("rule")) for d in found] == expected, found
+
+
+def test_the_pinned_public_types_hold_in_pyright_too(installed: Path, tmp_path: Path) -> None:
+    """tests/typing (mypy --strict checks it in the mypy session) under basedpyright strict, against
+    the installed wheel: the same types, and every misuse line an error there too."""
+    (tmp_path / "pyrightconfig.json").write_text(STRICT)
+    files = sorted(str(path) for path in (ROOT / "tests" / "typing").glob("*.py"))
+    assert pyright(installed, tmp_path, *files)["generalDiagnostics"] == []
+
+
+def test_the_public_interface_is_typed_for_pyright(installed: Path, tmp_path: Path) -> None:
+    """pyright --verifytypes: at least 95 % of the symbols the package exports have a declared type
+    (what is left is Django's base class, unknown where Django is not installed). It runs here, on
+    the installed wheel, because pyright can't verify an editable install."""
+    report = pyright(installed, tmp_path, "--ignoreexternal", "--verifytypes", "uwsgi_tasks")[
+        "typeCompleteness"
+    ]
     assert Path(report["pyTypedPath"]).is_relative_to(installed.parents[1])  # the wheel, not this checkout
     assert report["completenessScore"] >= 0.95, report
     unknown = {s["name"] for s in report["symbols"] if s["isExported"] and not s["isTypeKnown"]}
