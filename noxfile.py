@@ -1,4 +1,4 @@
-"""Sessions: tests (per Python), mypy, lint, demo, bench. A bare ``nox`` runs tests, mypy and lint.
+"""Sessions: tests (per Python), mypy, lint, docs, demo, bench. A bare ``nox`` runs all but the last two.
 
 The tests run on every supported Python found on this machine (``nox -s tests``); the default run
 takes the oldest and the newest of them. Interpreters are looked up as ``pythonX.Y`` on PATH, then
@@ -35,7 +35,7 @@ PYTHONS = {version: path for version in SUPPORTED if (path := _interpreter(versi
 if not PYTHONS:
     raise SystemExit(f"no supported Python found ({', '.join(SUPPORTED)})")
 _EDGES = sorted({min(PYTHONS), max(PYTHONS)})
-nox.options.sessions = [*(f"tests({version})" for version in _EDGES), "mypy", "lint"]
+nox.options.sessions = [*(f"tests({version})" for version in _EDGES), "mypy", "lint", "docs"]
 
 
 def _redis_server(session: nox.Session) -> str:
@@ -78,6 +78,21 @@ def lint(session: nox.Session) -> None:
     session.install("ruff==0.17.6")  # pinned: formatting must not change under our feet
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The documentation site (MkDocs, Material, mkdocstrings), built strictly: a broken link, anchor
+    or reference fails it. Its pages' code blocks run in tests/integration/test_docs.py."""
+    session.install(
+        "mkdocs==1.6.1",
+        "mkdocs-material==9.8.2",
+        "mkdocstrings==1.0.8",
+        "mkdocstrings-python==2.0.11",
+        "ruff==0.17.6",  # formats the signatures in the API pages
+    )
+    site = os.path.join(session.create_tmp(), "site")
+    session.run("mkdocs", "build", "--strict", "--site-dir", site, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 @nox.session

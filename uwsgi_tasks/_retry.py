@@ -95,7 +95,7 @@ def _at_least_one(instance: object, attribute: attrs.Attribute[float], value: fl
 class RetryPolicy:
     """When and how often a failed task is run again.
 
-    Args:
+    Attributes:
         max_attempts: runs in all, the first one included (1 = never retry).
         delay: seconds (or a ``timedelta``) before the first retry.
         backoff: each further retry waits *backoff* times longer (1 = a fixed delay).

@@ -33,7 +33,7 @@ def _addresses(value: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
 class Remote:
     """The spooler of another uWSGI instance, reached on its uwsgi socket.
 
-    Args:
+    Attributes:
         addresses: ``uwsgi://host:port``, or several: tried in order (*policy* "failover") or starting
             from the next one each time ("round_robin"), the next one taking over when one fails.
         spooler: the spooler directory on that instance (its first one by default).

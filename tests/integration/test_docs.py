@@ -1,4 +1,4 @@
-"""Every code block of the README runs, so the docs can't rot.
+"""Every code block of the README and of docs/ runs, so the docs can't rot.
 
 A block's kind is its language, or the ``<!-- test: ... -->`` line just above it:
 
@@ -37,34 +37,46 @@ from uwsgi_tasks.testing import UwsgiServer, free_port, wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
+DOCS = ROOT / "docs"
+
+
+def pages() -> list[Path]:
+    """The README, then the pages of docs/ in the site's order (mkdocs.yml's nav), which is the order
+    their Python blocks run in, one namespace for all."""
+    nav = re.findall(r":\s*([\w-]+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), re.MULTILINE)
+    assert sorted(nav) == sorted(path.name for path in DOCS.glob("*.md")), "a page missing from the nav"
+    return [README, *(DOCS / name for name in nav)]
 
 
 class Block(NamedTuple):
     language: str
     kind: str  # the annotation, or "" for a plain block
     code: str
-    line: int
+    where: str  # file:line, for messages
 
 
-def readme_blocks() -> list[Block]:
-    blocks, lines = [], README.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        fence = re.fullmatch(r"```(\w+)", lines[i])
-        if fence:
-            note = re.fullmatch(r"<!-- test: (.+) -->", lines[i - 1]) if i else None
-            end = lines.index("```", i + 1)
-            code = "\n".join(lines[i + 1 : end]) + "\n"
-            blocks.append(Block(fence.group(1), note.group(1) if note else "", code, i + 1))
-            i = end
-        i += 1
+def doc_blocks() -> list[Block]:
+    blocks = []
+    for page in pages():
+        lines = page.read_text().splitlines()
+        i = 0
+        while i < len(lines):
+            fence = re.fullmatch(r"```(\w+)", lines[i])
+            if fence:
+                note = re.fullmatch(r"<!-- test: (.+) -->", lines[i - 1]) if i else None
+                end = lines.index("```", i + 1)
+                code = "\n".join(lines[i + 1 : end]) + "\n"
+                where = f"{page.relative_to(ROOT)}:{i + 1}"
+                blocks.append(Block(fence.group(1), note.group(1) if note else "", code, where))
+                i = end
+            i += 1
     return blocks
 
 
-BLOCKS = readme_blocks()
+BLOCKS = doc_blocks()
 KNOWN = re.compile(
     r"(python|ini|sh): ?|python: file \S+|ini: file \S+|ini: fragment \S+|(python|ini): excerpt \S+|"
-    r"ini: pytest config|python: pytest|sh: ci"
+    r"ini: pytest config|python: pytest|sh: ci|sh: install"
 )
 
 
@@ -80,27 +92,40 @@ def test_every_block_has_a_runner() -> None:
     """No block is skipped by accident: each one's kind is one this module runs."""
     assert len(BLOCKS) >= 15
     for block in BLOCKS:
-        assert KNOWN.fullmatch(f"{block.language}: {block.kind}"), f"README.md:{block.line} {block.kind!r}"
+        assert KNOWN.fullmatch(f"{block.language}: {block.kind}"), f"{block.where} {block.kind!r}"
 
 
 def test_the_two_commands_are_the_demo_and_what_ci_runs() -> None:
-    """The README starts with the demo command and the test command; .ci/run runs the latter."""
+    """The README starts with installing the package, and has the demo and the test commands for
+    contributors; .ci/run runs the latter."""
     [block] = of("sh", "ci")
     demo, suite = (line.split("  #")[0].strip() for line in block.code.splitlines())
     assert demo == "python3 -m pip install nox && python3 -m nox -s demo"
     assert suite == "python3 -m pip install nox && python3 -m nox"
     assert suite in (ROOT / ".ci" / "run").read_text().splitlines()
     assert "def demo(" in (ROOT / "noxfile.py").read_text()
-    assert README.read_text().index(block.code) < 100
+    assert BLOCKS[0] == of("sh", "install")[0]
 
 
-@pytest.mark.parametrize(
-    "block", [b for b in BLOCKS if b.kind.startswith("excerpt ")], ids=lambda b: f"L{b.line}"
-)
+def test_the_install_line_names_this_package_and_its_extras() -> None:
+    """The README's first block installs this project by its name, with extras it has."""
+    [block] = of("sh", "install")
+    pyproject = (ROOT / "pyproject.toml").read_text()  # (tomllib is 3.11+)
+    name = re.search(r'^name = "(.+)"$', pyproject, re.MULTILINE)
+    extras = pyproject[pyproject.index("[project.optional-dependencies]") :].split("\n[")[0]
+    command, _, comment = block.code.strip().partition("#")
+    assert name is not None
+    assert command.split() == ["python3", "-m", "pip", "install", f'"{name.group(1)}[uwsgi]"']
+    named = set(re.findall(r"\b(uwsgi|redis|django)\b", comment))
+    assert named == {"uwsgi", "redis", "django"}
+    assert named <= set(re.findall(r"^(\w+) = \[", extras, re.MULTILINE))
+
+
+@pytest.mark.parametrize("block", [b for b in BLOCKS if b.kind.startswith("excerpt ")], ids=lambda b: b.where)
 def test_excerpts_are_in_their_files(block: Block) -> None:
     source = iter((ROOT / block.kind.split()[1]).read_text().splitlines())
     for line in block.code.splitlines():
-        assert any(line == found for found in source), f"README.md:{block.line}: {line!r} not in order"
+        assert any(line == found for found in source), f"{block.where}: {line!r} not in order"
 
 
 def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -110,7 +135,7 @@ def test_python_blocks_run_in_order(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     blocks = of("python")
     assert len(blocks) >= 6
     for block in blocks:
-        code = compile(block.code, f"README.md:{block.line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
+        code = compile(block.code, block.where, "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
         result = eval(code, namespace)  # noqa: S307 -- our own README
         if inspect.iscoroutine(result):
             asyncio.run(result)
@@ -318,8 +343,8 @@ SIGNAL_OPTIONS_0_7_3 = [
 
 
 def migration_rows() -> list[list[str]]:
-    text = README.read_text()
-    table = text[text.index("## Coming from 0.7.3") :].split("\n\n")[2]
+    text = (DOCS / "migrating.md").read_text()
+    table = text[text.index("| 0.7.3 |") :].split("\n\n")[0]
     return [[cell.strip() for cell in row.strip("|").split("|")] for row in table.splitlines()[2:]]
 
 

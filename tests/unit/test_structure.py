@@ -62,7 +62,7 @@ def test_imports_make_no_circles() -> None:
     graphlib.TopologicalSorter(graph).prepare()  # raises CycleError, naming the circle
 
 
-# From the public doors down (ARCHITECTURE.md draws the same picture); a module imports only from its
+# From the public doors down (docs/architecture.md draws the same picture); a module imports only from its
 # own layer or below. The Outcome model is data, used by the codec, so it sits with the leaves.
 LAYERS = [
     "uwsgi_tasks uwsgi_tasks.__main__ uwsgi_tasks.typing uwsgi_tasks._cli uwsgi_tasks._inspect "

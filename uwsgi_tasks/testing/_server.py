@@ -74,7 +74,8 @@ class UwsgiServer:
 
     Args:
         base_dir: where the ini, log, fifo and spool directories go (``spool0``, ``spool1``, ...).
-        wsgi_file / module: the application, as uWSGI's ``wsgi-file`` or ``module`` option.
+        wsgi_file: the application as a file, uWSGI's ``wsgi-file`` option (or *module*).
+        module: the application as a module, uWSGI's ``module`` option (or *wsgi_file*).
         pythonpath: directories added to ``sys.path`` in every process.
         processes: number of workers.
         spoolers: number of spooler directories, each with one spooler process.
