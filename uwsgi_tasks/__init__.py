@@ -1,6 +1,6 @@
 """Typed background tasks for uWSGI: the spooler, mules, or in place; timers and cron on signals.
 
-Quick start::
+Quick start:
 
     from uwsgi_tasks import task
 

@@ -1,7 +1,7 @@
 """Every exception uwsgi_tasks raises, and the control-flow signals a task may raise.
 
 Errors (something went wrong) share one base; control flow (a task asking for a retry, or to be
-dropped) does not, so ``except UwsgiTasksError`` never swallows a retry request::
+dropped) does not, so ``except UwsgiTasksError`` never swallows a retry request:
 
     UwsgiTasksError
     ├── ConfigurationError          the uWSGI instance can't do what was asked (no ordered spooler, ...)
@@ -14,10 +14,10 @@ dropped) does not, so ``except UwsgiTasksError`` never swallows a retry request:
     ├── ProcessDied                 recorded when a task's process kept dying inside it
     └── ResultError                 asking a handle for the outcome didn't give a value
         ├── TaskFailed              the task raised; carries the remote error as data
-        ├── TaskCancelled           the task was cancelled before it ran
+        ├── TaskCancelled           the task was cancelled before it ran, or raised Ignore
         ├── ResultTimeout           no outcome within the timeout (also a TimeoutError)
         └── ResultUnavailable       the outcome is recorded nowhere this process can read (also a
-                                    ConfigurationError, which is what 0.x raised for it)
+                                    ConfigurationError, what was raised for it before)
 
     Retry                           raise inside a task: run it again later
     └── RetryTaskException          the 0.7.3 spelling, RetryTaskException(count=None, timeout=None)
@@ -77,6 +77,7 @@ class ResultError(UwsgiTasksError):
 class ResultUnavailable(ResultError, ConfigurationError):
     """The task's outcome is recorded nowhere this process can read, so it can't be waited for: a
     mule task in an instance without a spooler directory, or a mule task with ``store_result=False``.
+    Also a `ConfigurationError`, which is what was raised for it before this class existed.
     """
 
 
@@ -95,7 +96,7 @@ class TaskFailed(ResultError):
 
 
 class TaskCancelled(ResultError):
-    """The task was cancelled before it ran."""
+    """The task was cancelled: before it ran (`TaskHandle.cancel`), or by raising `Ignore`."""
 
 
 class ResultTimeout(ResultError, TimeoutError):
@@ -137,4 +138,5 @@ class RetryTaskException(Retry):
 
 
 class Ignore(Exception):
-    """Raise inside a task to drop it now: no retry, and the outcome is recorded as ignored."""
+    """Raise inside a task to drop it now: no retry, and the outcome is recorded as CANCELLED, with
+    this exception's message."""
