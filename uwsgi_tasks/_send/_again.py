@@ -31,22 +31,23 @@ def send_spec(spec: TaskSpec, beyond: Remote | SpoolDirectory | None = None) -> 
     """Send *spec* as it is, to *beyond* if given, else to its mule or this instance's spooler."""
     if beyond is not None:
         return _beyond.send(beyond, _codec.outgoing(spec))
-    if spec.mule is not None:
-        if spec.at is None or spec.at <= time.time():
-            return _mule.deliver(_codec.outgoing(attrs.evolve(spec, at=None)))
-        if not _uwsgi.has_spooler():
-            timer = threading.Timer(spec.at - time.time(), _deliver_later, (spec,))
-            timer.daemon = True
-            timer.start()
-            return TaskHandle._sent(_codec.outgoing(spec), TaskExecutor.MULE, instance_store())
+    if spec.mule is not None and (spec.at is None or spec.at <= time.time() or not _uwsgi.has_spooler()):
+        out = _codec.outgoing(attrs.evolve(spec, at=None))  # encoded once, whenever it is delivered
+        wait = 0.0 if spec.at is None else spec.at - time.time()
+        if wait <= 0:
+            return _mule.deliver(out)
+        timer = threading.Timer(wait, _deliver_later, (out,))
+        timer.daemon = True
+        timer.start()
+        return TaskHandle._sent(out, TaskExecutor.MULE, instance_store())
     directory = _spool.directory_for(spec.function, spec.spooler, spec.priority)
     if spec.spooler is not None:
         spec = attrs.evolve(spec, spooler=directory)
     return _spool.spool(_codec.outgoing(spec), directory)
 
 
-def _deliver_later(spec: TaskSpec) -> None:
+def _deliver_later(out: _codec.Outgoing) -> None:
     try:
-        _mule.deliver(_codec.outgoing(attrs.evolve(spec, at=None)))
+        _mule.deliver(out)
     except Exception as e:
-        logger.error("task %s: can't send its retry: %s", spec.task_id, e)
+        logger.error("task %s: can't send its retry: %s", out.task_id, e)
